@@ -51981,10 +51981,10 @@ const DEFAULT_CONFIG_PATH = 'openemr/.ebextensions/06-redis-configuration.config
 const RESERVED_TAG_PREFIX = 'openemr-redis:';
 const AWS_ID = (prefix) => new RegExp(`^${prefix}-(?:[0-9a-f]{8}|[0-9a-f]{17})$`);
 const AWS_IDS = {
-    vpc: AWS_ID('vpc'),
-    subnet: AWS_ID('subnet'),
-    ami: AWS_ID('ami'),
-    sg: AWS_ID('sg')
+    vpc: { pattern: AWS_ID('vpc'), label: 'a VPC id' },
+    subnet: { pattern: AWS_ID('subnet'), label: 'a subnet id' },
+    ami: { pattern: AWS_ID('ami'), label: 'an AMI id' },
+    sg: { pattern: AWS_ID('sg'), label: 'a security group id' }
 };
 const REGION = /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
@@ -52045,9 +52045,9 @@ function inputs_boolean(c, input, raw, fallback) {
     return fallback;
 }
 function awsId(c, input, raw, kind, example) {
-    if (raw === '' || AWS_IDS[kind].test(raw))
+    if (raw === '' || AWS_IDS[kind].pattern.test(raw))
         return raw;
-    c.add(input, `'${raw}' is not a ${kind} id (expected ${kind}- followed by 8 or 17 lower-case hex digits, like ${example}). Copy the id from the AWS console or CLI.`);
+    c.add(input, `'${raw}' is not ${AWS_IDS[kind].label} (expected ${kind}- followed by 8 or 17 lower-case hex digits, like ${example}). Copy the id from the AWS console or CLI.`);
     return '';
 }
 /** Parses an IPv4 CIDR; undefined when it is not one. */
@@ -52127,6 +52127,7 @@ function configPath(c, raw) {
     const bad = value.startsWith('/') ||
         value.includes('\\') ||
         value.length > 1024 ||
+        // eslint-disable-next-line no-control-regex -- control characters are what this rejects
         /[\0-\x1f]/.test(value) ||
         segments.some(s => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git');
     if (bad)

@@ -74,10 +74,10 @@ export const RESERVED_TAG_PREFIX = 'openemr-redis:'
 
 const AWS_ID = (prefix: string) => new RegExp(`^${prefix}-(?:[0-9a-f]{8}|[0-9a-f]{17})$`)
 const AWS_IDS = {
-  vpc: AWS_ID('vpc'),
-  subnet: AWS_ID('subnet'),
-  ami: AWS_ID('ami'),
-  sg: AWS_ID('sg')
+  vpc: { pattern: AWS_ID('vpc'), label: 'a VPC id' },
+  subnet: { pattern: AWS_ID('subnet'), label: 'a subnet id' },
+  ami: { pattern: AWS_ID('ami'), label: 'an AMI id' },
+  sg: { pattern: AWS_ID('sg'), label: 'a security group id' }
 }
 const REGION = /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/
@@ -158,10 +158,10 @@ function awsId(
   kind: keyof typeof AWS_IDS,
   example: string
 ): string {
-  if (raw === '' || AWS_IDS[kind].test(raw)) return raw
+  if (raw === '' || AWS_IDS[kind].pattern.test(raw)) return raw
   c.add(
     input,
-    `'${raw}' is not a ${kind} id (expected ${kind}- followed by 8 or 17 lower-case hex digits, like ${example}). Copy the id from the AWS console or CLI.`
+    `'${raw}' is not ${AWS_IDS[kind].label} (expected ${kind}- followed by 8 or 17 lower-case hex digits, like ${example}). Copy the id from the AWS console or CLI.`
   )
   return ''
 }

@@ -13,7 +13,11 @@ export default class SkipReporter {
     }
   }
 
-  onRunComplete() {
+  onRunComplete(_contexts, results) {
+    // The plain closing line CI reads, whatever the runner.
+    console.log(
+      `\njest: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${results.numPendingTests + results.numTodoTests} skipped`
+    )
     if (this.skipped.length === 0) return
     const list = this.skipped.map(s => `  - ${s}`).join('\n')
     if (process.env.REQUIRE_INTEGRATION === '1') {
