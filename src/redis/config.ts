@@ -14,7 +14,9 @@ export interface RedisConfigInputs {
 }
 
 function check(inputs: RedisConfigInputs): void {
-  if (!isIPv4(inputs.privateIp) || inputs.privateIp.startsWith('127.'))
+  const firstOctet = Number(inputs.privateIp.split('.')[0])
+  // 0.0.0.0 would listen everywhere; loopback, multicast and broadcast are not a host address.
+  if (!isIPv4(inputs.privateIp) || firstOctet === 0 || firstOctet === 127 || firstOctet >= 224)
     throw new Error(`'${inputs.privateIp}' is not a private IPv4 address Redis can bind`)
   if (!Number.isInteger(inputs.port) || inputs.port < 1 || inputs.port > 65535)
     throw new Error(`${inputs.port} is not a TCP port`)

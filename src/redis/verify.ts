@@ -26,21 +26,24 @@ export type VerifyStep = 'AUTH' | 'PING' | 'SET' | 'GET' | 'DEL'
 export class RedisVerifyError extends Error {
   constructor(
     readonly step: VerifyStep,
-    readonly answer: string
+    /** What came back: Redis's reply, or why none did. */
+    readonly answer: string,
+    redisError?: string
   ) {
-    super(`Redis verification failed at ${step}: ${answer}${hint(step, answer)}`)
+    super(`Redis verification failed at ${step}: ${answer}${hint(step, redisError ?? '')}`)
     this.name = 'RedisVerifyError'
   }
 }
 
-function hint(step: VerifyStep, answer: string): string {
-  if (/^NOAUTH/.test(answer))
+/** Advice for the error replies a misconfigured password produces. */
+function hint(step: VerifyStep, redisError: string): string {
+  if (/^NOAUTH/.test(redisError))
     return '. Redis requires a password; set redis-password to the one it was provisioned with.'
-  if (/^WRONGPASS|invalid password/i.test(answer))
+  if (/^WRONGPASS|invalid password/i.test(redisError))
     return '. The password is not the one Redis has; re-run provisioning with the current redis-password.'
-  if (step === 'AUTH' && /without any password configured/i.test(answer))
+  if (step === 'AUTH' && /without any password configured/i.test(redisError))
     return '. Redis has no password; it was provisioned without redis-password.'
-  if (/^NOPERM/.test(answer)) return '. The default user’s ACL forbids this command.'
+  if (/^NOPERM/.test(redisError)) return '. The default user’s ACL forbids this command.'
   return ''
 }
 
@@ -78,7 +81,12 @@ export async function verifyRedis(
     } catch (e) {
       throw new RedisVerifyError(name, redact((e as Error).message))
     }
-    if (!ok(reply)) throw new RedisVerifyError(name, redact(describe(reply)))
+    if (!ok(reply))
+      throw new RedisVerifyError(
+        name,
+        redact(describe(reply)),
+        reply instanceof RespError ? redact(reply.message) : undefined
+      )
     return Math.round((performance.now() - started) * 10) / 10
   }
 
