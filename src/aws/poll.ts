@@ -48,6 +48,8 @@ export interface PollOptions {
   intervalMs?: number
   /** Cap of the growing pause; default 1000 ms, so readiness is noticed within a second. */
   maxIntervalMs?: number
+  /** Replaces the timer (tests record the pauses instead of sleeping). */
+  sleep?: (ms: number) => Promise<void>
 }
 
 /** Lets a check record the state it saw, for the timeout message. */
@@ -79,7 +81,7 @@ export async function poll<T>(
     if (result !== undefined) return result
     const remaining = deadline.remainingMs()
     if (remaining === 0) throw new TimeoutError(what, deadline.seconds, lastSeen)
-    await sleep(Math.min(interval, remaining))
+    await (options.sleep ?? sleep)(Math.min(interval, remaining))
     interval = Math.min(cap, Math.round(interval * GROWTH))
   }
 }

@@ -66,11 +66,13 @@ async function publicAddress(options: ResolveSshCidrOptions): Promise<string> {
     body = (await answer.text()).trim()
   } catch (error) {
     if (error instanceof RunnerAddressError) throw error
+    // Duck-typed: the abort reason is a DOMException, not always an Error of this realm.
+    const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown }
     const why =
-      error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
+      name === 'TimeoutError' || name === 'AbortError'
         ? `no answer within ${timeoutMs / 1000} s`
-        : error instanceof Error
-          ? error.message
+        : typeof message === 'string'
+          ? message
           : String(error)
     throw new RunnerAddressError(
       `Could not learn the runner's public address from ${url} (${why}). ${fix}`
