@@ -1,0 +1,138 @@
+// The EC2 behaviours moto lacks, applied around one forwarded call: eventual consistency after
+// creates, transitional instance states, DependencyViolation, IncorrectInstanceState.
+import { injectedError, type InjectedError } from './fault-proxy-errors.js'
+import { namedIds, notFoundCode } from './fault-proxy-ids.js'
+import { takeFilters, type Filter } from './fault-proxy-request.js'
+import type { FaultRules } from './fault-proxy-rules.js'
+import {
+  createdIds,
+  describedInstances,
+  fixRepeatedTermination,
+  rewriteDescribe,
+  stateChanges,
+  type ModelView
+} from './fault-proxy-shapes.js'
+import { STATE_CODES, Timeline, type InstanceStateName } from './fault-proxy-timeline.js'
+
+const STATE_FILTERS = ['instance-state-name', 'instance-state-code']
+const CREATES = new Set(['RunInstances', 'CreateSecurityGroup', 'AllocateAddress'])
+
+/** Asks moto an EC2 query (with the caller's credentials, so the same account and region). */
+export type Lookup = (params: URLSearchParams) => Promise<string>
+
+export interface Prepared {
+  /** Answer with this instead of forwarding. */
+  error?: InjectedError
+  /** The parameters to forward (state filters taken out; the proxy applies them itself). */
+  params: URLSearchParams
+  stateFilters: Filter[]
+}
+
+export class Ec2Model {
+  constructor(readonly timeline: Timeline) {}
+
+  async before(
+    action: string,
+    params: URLSearchParams,
+    rules: FaultRules,
+    lookup: Lookup
+  ): Promise<Prepared> {
+    const unchanged = { params, stateFilters: [] }
+    // Naming an id EC2 does not know yet fails; as a Describe* filter value it only finds nothing.
+    const invisible = namedIds(params).direct.find(id => this.timeline.hidden(id))
+    if (invisible) {
+      return { ...unchanged, error: injectedError(notFoundCode(invisible), { subject: invisible }) }
+    }
+    if (rules.incorrectStateWhilePending && action === 'AssociateAddress') {
+      const instance = params.get('InstanceId')
+      if (instance && this.timeline.transitional(instance) === 'pending') {
+        return {
+          ...unchanged,
+          error: injectedError('IncorrectInstanceState', { subject: instance })
+        }
+      }
+    }
+    if (rules.dependencyViolation && action === 'DeleteSecurityGroup') {
+      const error = await this.dependencyViolation(params, lookup)
+      if (error) return { ...unchanged, error }
+    }
+    if (action === 'DescribeInstances' || action === 'DescribeInstanceStatus') {
+      const { params: rest, taken } = takeFilters(params, STATE_FILTERS)
+      return { params: rest, stateFilters: taken }
+    }
+    return unchanged
+  }
+
+  after(
+    action: string,
+    prepared: Prepared,
+    xml: string,
+    rules: FaultRules
+  ): { xml: string; notes: string[] } {
+    const pendingMs = rules.pendingMs ?? 0
+    if (CREATES.has(action)) {
+      for (const id of createdIds(action, xml)) {
+        this.timeline.created(id, rules.notFoundAfterCreateMs ?? 0)
+        if (action === 'RunInstances') this.timeline.begin(id, 'pending', pendingMs)
+      }
+      return { xml, notes: [] }
+    }
+    if (action === 'StartInstances' || action === 'StopInstances') {
+      for (const c of stateChanges(xml)) {
+        if (c.current === 'pending') this.timeline.begin(c.id, 'pending', pendingMs)
+        if (c.current === 'stopping') {
+          this.timeline.begin(c.id, 'stopping', rules.stoppingMs ?? pendingMs)
+        }
+      }
+      return { xml, notes: [] }
+    }
+    if (action === 'TerminateInstances') {
+      for (const c of stateChanges(xml)) {
+        if (c.previous === 'terminated') continue
+        this.timeline.begin(c.id, 'shutting-down', rules.shuttingDownMs ?? pendingMs)
+      }
+      return { xml: fixRepeatedTermination(xml), notes: [] }
+    }
+    if (action.startsWith('Describe')) {
+      return rewriteDescribe(action, xml, this.view(prepared))
+    }
+    return { xml, notes: [] }
+  }
+
+  private view(prepared: Prepared): ModelView {
+    const { timeline } = this
+    return {
+      hidden: id => timeline.hidden(id),
+      transitional: id => timeline.transitional(id),
+      keepState: state => prepared.stateFilters.every(f => matchesState(f, state)),
+      onlyRunning: prepared.params.get('IncludeAllInstances') !== 'true'
+    }
+  }
+
+  // EC2 refuses to delete a group an instance still uses, until that instance is terminated;
+  // moto deletes it at once. Which instances use the group is asked of moto itself.
+  private async dependencyViolation(
+    params: URLSearchParams,
+    lookup: Lookup
+  ): Promise<InjectedError | undefined> {
+    const groupId = params.get('GroupId')
+    const groupName = params.get('GroupName')
+    if (!groupId && !groupName) return undefined
+    const query = new URLSearchParams({
+      Action: 'DescribeInstances',
+      Version: params.get('Version') ?? '2016-11-15',
+      'Filter.1.Name': groupId ? 'instance.group-id' : 'instance.group-name',
+      'Filter.1.Value.1': (groupId ?? groupName) as string
+    })
+    const using = describedInstances(await lookup(query)).find(
+      i => (this.timeline.transitional(i.id) ?? i.state) !== 'terminated'
+    )
+    if (!using) return undefined
+    return injectedError('DependencyViolation', { subject: groupId ?? groupName ?? '' })
+  }
+}
+
+function matchesState(filter: Filter, state: InstanceStateName): boolean {
+  const wanted = filter.name === 'instance-state-code' ? String(STATE_CODES[state]) : state
+  return filter.values.includes(wanted)
+}
