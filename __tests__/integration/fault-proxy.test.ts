@@ -1,8 +1,6 @@
 // The fault proxy in front of a real moto server, driven by the real AWS SDK: what each rule
 // does must reach the SDK the way real EC2's behaviour would (exception names, retries, states).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import {
   AllocateAddressCommand,
   AssociateAddressCommand,
@@ -10,7 +8,6 @@ import {
   CreateTagsCommand,
   DeleteSecurityGroupCommand,
   DescribeAddressesCommand,
-  DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeInstanceStatusCommand,
   DescribeSecurityGroupsCommand,
@@ -22,52 +19,17 @@ import {
 } from '@aws-sdk/client-ec2'
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm'
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js'
+import { IMAGES } from '../support/moto-images.js'
+import { motoUnavailable, startMoto, type Moto } from '../support/moto.js'
 import { children, select } from '../support/fault-proxy-xml.js'
 import { takeFilters } from '../support/fault-proxy-request.js'
 
 const REGION = 'us-east-1'
 const CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' }
 
-function motoMissing(): string | undefined {
-  const probe = spawnSync('python3', ['-c', 'import moto.server'], { encoding: 'utf8' })
-  if (probe.error) return `python3 is not available (${probe.error.message})`
-  if (probe.status !== 0) return "moto is not importable: pip install 'moto[server]'"
-  return undefined
-}
-
-const skip = motoMissing()
+const skip = motoUnavailable()
 if (skip) console.warn(`skipping the fault proxy integration tests: ${skip}`)
 const describeWithMoto = skip ? describe.skip : describe
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
-
-async function spawnMoto(): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
-    stdio: 'ignore',
-    env: { ...process.env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' }
-  })
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
-    const up = await fetch(`${url}/moto-api/data.json`).then(
-      r => r.arrayBuffer().then(() => r.ok),
-      () => false
-    )
-    if (up) return { child, url }
-    await sleep(100)
-  }
-  if (child.pid) process.kill(child.pid, 'SIGKILL')
-  throw new Error('moto server did not answer within 30 s')
-}
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
@@ -111,9 +73,9 @@ describe('fault proxy parts', () => {
 })
 
 describeWithMoto('fault proxy in front of moto', () => {
-  let moto: { child: ChildProcess; url: string }
+  let moto: Moto
   let proxy: FaultProxy
-  let imageId: string
+  const imageId = IMAGES.nobleAmd64.ami_id
 
   const clients: { destroy(): void }[] = []
   const ec2 = (config: Partial<EC2ClientConfig> = {}): EC2Client => {
@@ -129,11 +91,8 @@ describeWithMoto('fault proxy in front of moto', () => {
   const once = (): EC2Client => ec2({ maxAttempts: 1 })
 
   beforeAll(async () => {
-    moto = await spawnMoto()
+    moto = await startMoto({ region: REGION })
     proxy = await startFaultProxy({ target: moto.url, seed: 42 })
-    const images = await once().send(new DescribeImagesCommand({ Owners: ['amazon'] }))
-    imageId = images.Images?.[0]?.ImageId ?? ''
-    expect(imageId).toMatch(/^ami-/)
   }, 60_000)
 
   afterEach(() => {
@@ -142,17 +101,11 @@ describeWithMoto('fault proxy in front of moto', () => {
 
   afterAll(async () => {
     await proxy?.stop()
-    const child = moto?.child
-    if (child?.pid && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise(resolve => child.once('exit', resolve))
-      process.kill(child.pid, 'SIGTERM')
-      await exited
-    }
-  })
+    await moto?.stop()
+  }, 30_000)
 
   beforeEach(async () => {
-    const reset = await fetch(`${moto.url}/moto-api/reset`, { method: 'POST' })
-    expect(reset.ok).toBe(true)
+    await moto.reset()
     proxy.setRules({})
     proxy.reset()
   })
@@ -509,6 +462,47 @@ describeWithMoto('fault proxy in front of moto', () => {
     const launched = await client.send(new DescribeInstancesCommand({}))
     expect(launched.Reservations?.flatMap(r => r.Instances ?? [])).toHaveLength(1)
     expect(proxy.log.at(-2)).toMatchObject({ action: 'RunInstances', forwarded: true, status: 500 })
+  })
+
+  it('makes RunInstances idempotent by ClientToken and filterable by client-token, as EC2 is', async () => {
+    // The first answer is lost after moto launched; the SDK retries with the same ClientToken.
+    proxy.setRules({
+      faults: [{ action: 'RunInstances', error: 'InternalError', afterForward: true }]
+    })
+    const run = (client: EC2Client, token: string, type: 't3.micro' | 't3.small' = 't3.micro') =>
+      client.send(
+        new RunInstancesCommand({
+          ImageId: imageId,
+          MinCount: 1,
+          MaxCount: 1,
+          InstanceType: type,
+          ClientToken: token
+        })
+      )
+    const out = await run(ec2(), 'fault-proxy-token-1')
+    expect(out.$metadata.attempts).toBe(2)
+    const instanceId = out.Instances?.[0]?.InstanceId
+    const client = once()
+    const all = await client.send(new DescribeInstancesCommand({}))
+    expect(all.Reservations?.flatMap(r => r.Instances ?? []).map(i => i.InstanceId)).toEqual([
+      instanceId
+    ])
+    expect(proxy.log.map(r => [r.forwarded, r.injected, r.rewritten])).toEqual([
+      [true, 'InternalError', undefined],
+      [false, undefined, ['ClientToken fault-proxy-token-1:replayed']],
+      [true, undefined, undefined]
+    ])
+    const mismatch = await failure(run(client, 'fault-proxy-token-1', 't3.small'))
+    expect(mismatch.name).toBe('IdempotentParameterMismatch')
+
+    const byToken = async (token: string) =>
+      (
+        await client.send(
+          new DescribeInstancesCommand({ Filters: [{ Name: 'client-token', Values: [token] }] })
+        )
+      ).Reservations?.flatMap(r => r.Instances?.map(i => i.InstanceId) ?? []) ?? []
+    expect(await byToken('fault-proxy-token-1')).toEqual([instanceId])
+    expect(await byToken('another-token')).toEqual([])
   })
 
   it('a reset connection surfaces as a retryable network error', async () => {

@@ -1,5 +1,7 @@
 // The EC2 behaviours moto lacks, applied around one forwarded call: eventual consistency after
-// creates, transitional instance states, DependencyViolation, IncorrectInstanceState.
+// creates, transitional instance states, DependencyViolation, IncorrectInstanceState, and two
+// moto bugs corrected: RunInstances' ClientToken is idempotent, and DescribeInstances can be
+// filtered by client-token (moto answers HTTP 500).
 import { injectedError, type InjectedError } from './fault-proxy-errors.js'
 import { namedIds, notFoundCode } from './fault-proxy-ids.js'
 import { takeFilters, type Filter } from './fault-proxy-request.js'
@@ -15,6 +17,7 @@ import {
 import { STATE_CODES, Timeline, type InstanceStateName } from './fault-proxy-timeline.js'
 
 const STATE_FILTERS = ['instance-state-name', 'instance-state-code']
+const INSTANCE_FILTERS = [...STATE_FILTERS, 'client-token']
 const CREATES = new Set(['RunInstances', 'CreateSecurityGroup', 'AllocateAddress'])
 
 /** Asks moto an EC2 query (with the caller's credentials, so the same account and region). */
@@ -23,13 +26,29 @@ export type Lookup = (params: URLSearchParams) => Promise<string>
 export interface Prepared {
   /** Answer with this instead of forwarding. */
   error?: InjectedError
-  /** The parameters to forward (state filters taken out; the proxy applies them itself). */
+  /** Answer with this 200 body instead of forwarding (a repeated RunInstances ClientToken). */
+  replay?: string
+  /** The parameters to forward (instance filters taken out; the proxy applies them itself). */
   params: URLSearchParams
-  stateFilters: Filter[]
+  /** instance-state-name / -code and client-token filters, applied to the rewritten answer. */
+  instanceFilters: Filter[]
+}
+
+interface Launch {
+  request: string
+  answer: string
 }
 
 export class Ec2Model {
+  // RunInstances answers by ClientToken, as EC2 keeps them to make a retried launch idempotent.
+  private readonly launches = new Map<string, Launch>()
+
   constructor(readonly timeline: Timeline) {}
+
+  clear(): void {
+    this.timeline.clear()
+    this.launches.clear()
+  }
 
   async before(
     action: string,
@@ -37,7 +56,7 @@ export class Ec2Model {
     rules: FaultRules,
     lookup: Lookup
   ): Promise<Prepared> {
-    const unchanged = { params, stateFilters: [] }
+    const unchanged: Prepared = { params, instanceFilters: [] }
     // Naming an id EC2 does not know yet fails; as a Describe* filter value it only finds nothing.
     const invisible = namedIds(params).direct.find(id => this.timeline.hidden(id))
     if (invisible) {
@@ -56,9 +75,17 @@ export class Ec2Model {
       const error = await this.dependencyViolation(params, lookup)
       if (error) return { ...unchanged, error }
     }
+    if (action === 'RunInstances' && rules.clientTokenIdempotency !== false) {
+      const earlier = this.launches.get(params.get('ClientToken') ?? '')
+      if (earlier && earlier.request !== canonical(params)) {
+        return { ...unchanged, error: injectedError('IdempotentParameterMismatch') }
+      }
+      if (earlier) return { ...unchanged, replay: earlier.answer }
+    }
     if (action === 'DescribeInstances' || action === 'DescribeInstanceStatus') {
-      const { params: rest, taken } = takeFilters(params, STATE_FILTERS)
-      return { params: rest, stateFilters: taken }
+      const names = action === 'DescribeInstances' ? INSTANCE_FILTERS : STATE_FILTERS
+      const { params: rest, taken } = takeFilters(params, names)
+      return { params: rest, instanceFilters: taken }
     }
     return unchanged
   }
@@ -74,6 +101,10 @@ export class Ec2Model {
       for (const id of createdIds(action, xml)) {
         this.timeline.created(id, rules.notFoundAfterCreateMs ?? 0)
         if (action === 'RunInstances') this.timeline.begin(id, 'pending', pendingMs)
+      }
+      const token = prepared.params.get('ClientToken')
+      if (action === 'RunInstances' && token) {
+        this.launches.set(token, { request: canonical(prepared.params), answer: xml })
       }
       return { xml, notes: [] }
     }
@@ -104,7 +135,14 @@ export class Ec2Model {
     return {
       hidden: id => timeline.hidden(id),
       transitional: id => timeline.transitional(id),
-      keepState: state => prepared.stateFilters.every(f => matchesState(f, state)),
+      keepState: state =>
+        prepared.instanceFilters
+          .filter(f => f.name !== 'client-token')
+          .every(f => matchesState(f, state)),
+      keepClientToken: token =>
+        prepared.instanceFilters
+          .filter(f => f.name === 'client-token')
+          .every(f => f.values.includes(token)),
       onlyRunning: prepared.params.get('IncludeAllInstances') !== 'true'
     }
   }
@@ -131,6 +169,12 @@ export class Ec2Model {
     return injectedError('DependencyViolation', { subject: groupId ?? groupName ?? '' })
   }
 }
+
+const canonical = (params: URLSearchParams): string =>
+  [...params]
+    .map(([k, v]) => `${k}=${v}`)
+    .sort()
+    .join('&')
 
 function matchesState(filter: Filter, state: InstanceStateName): boolean {
   const wanted = filter.name === 'instance-state-code' ? String(STATE_CODES[state]) : state

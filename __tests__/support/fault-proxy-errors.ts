@@ -41,6 +41,11 @@ const KNOWN: Record<string, { status: number; message: (subject?: string) => str
     status: 400,
     message: s => `The allocation ID '${s}' does not exist`
   },
+  IdempotentParameterMismatch: {
+    status: 400,
+    message: () =>
+      'The request uses the same client token as a previous, but non-identical request.'
+  },
   DependencyViolation: { status: 400, message: s => `resource ${s} has a dependent object` },
   IncorrectInstanceState: {
     status: 400,

@@ -47,6 +47,11 @@ export interface FaultRules {
   incorrectStateWhilePending?: boolean
   /** DeleteSecurityGroup answers DependencyViolation while an instance in it is not terminated. */
   dependencyViolation?: boolean
+  /**
+   * On unless false: a RunInstances repeating an earlier ClientToken gets the earlier answer
+   * (moto would launch again), or IdempotentParameterMismatch when its parameters differ.
+   */
+  clientTokenIdempotency?: boolean
   faults?: FaultRule[]
 }
 

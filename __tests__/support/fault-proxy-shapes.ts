@@ -7,7 +7,7 @@
 //   CreateSecurityGroupResponse > groupId
 //   AllocateAddressResponse > allocationId
 //   DescribeInstancesResponse > reservationSet > item > instancesSet > item
-//       > instanceId, instanceState > code, name
+//       > instanceId, instanceState > code, name, clientToken
 //   DescribeInstanceStatusResponse > instanceStatusSet > item
 //       > instanceId, instanceState > code, name, instanceStatus, systemStatus
 //   DescribeSecurityGroupsResponse > securityGroupInfo > item > groupId
@@ -89,6 +89,8 @@ export interface ModelView {
   transitional(id: string): Transitional | undefined
   /** State filters the proxy took out of the request (it applies them after rewriting). */
   keepState(state: InstanceStateName): boolean
+  /** The client-token filter, which moto cannot apply (it answers HTTP 500). */
+  keepClientToken(token: string): boolean
   /** DescribeInstanceStatus without IncludeAllInstances lists only running instances. */
   onlyRunning: boolean
 }
@@ -130,6 +132,8 @@ function judgeInstance(xml: string, item: XmlElement, view: ModelView): ItemVerd
   if (view.hidden(id)) return { drop: true, note: `${id}:hidden` }
   const shown = view.transitional(id)
   const state = shown ?? (stateName(xml, item, 'instanceState') as InstanceStateName)
+  if (!view.keepClientToken(childText(xml, item, 'clientToken') ?? ''))
+    return { drop: true, note: '' }
   // Filtering on moto's own state is what moto would have done: not worth a note.
   if (!view.keepState(state)) return { drop: true, note: shown ? `${id}:${state}:filtered` : '' }
   return { drop: false, state: shown }

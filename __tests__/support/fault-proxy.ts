@@ -163,6 +163,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         (await upstream.send('POST', '/', req.headers, encodeForm(params))).body.toString('utf8')
       prepared = await ec2.before(call.action, call.params, now, lookup)
       if (prepared.error) return injected(record, call.protocol, prepared.error)
+      if (prepared.replay !== undefined) {
+        record.rewritten = [`ClientToken ${call.params.get('ClientToken')}:replayed`]
+        if (fault) return faultOutcome(record, call.protocol, fault)
+        const body = Buffer.from(prepared.replay, 'utf8')
+        return { kind: 'answer', status: 200, headers: { 'content-type': 'text/xml' }, body }
+      }
       if (prepared.params !== call.params) forwardBody = encodeForm(prepared.params)
     }
 
@@ -212,7 +218,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     counts: () => countLog(log),
     reset() {
       log.length = 0
-      timeline.clear()
+      ec2.clear()
       faults = new FaultMatcher(rules.faults ?? [])
       random = seededRandom(seed)
     },
