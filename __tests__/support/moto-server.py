@@ -8,16 +8,37 @@ named by MOTO_PUBLIC_PARAMETERS_PATH, the first time anything under /aws/service
 read in an account and region — again after every /moto-api/reset, which rebuilds the stores,
 so a test changes the parameters by rewriting the file and resetting.
 
+It also works around a moto 5.2 bug: loading MOTO_AMIS_PATH images parses each entry's
+creation_date in place, in the module-wide list, so the next load of that list — the second
+region used, or any /moto-api/reset — fails on the already parsed value (HTTP 500, and the
+reset leaves no images at all). Each load here starts from a fresh copy of the file's entries.
+
 Usage: python3 moto-server.py -H 127.0.0.1 -p PORT   (the arguments of python3 -m moto.server)
 """
 
+import copy
 import json
 import os
+import threading
 from collections import defaultdict
 
 from moto.core.utils import utcnow
+from moto.ec2.models import amis
 from moto.server import main
 from moto.ssm import models
+
+_PRISTINE_AMIS = copy.deepcopy(amis.AMIS)
+_AMIS_LOCK = threading.Lock()
+_original_load_amis = amis.AmiBackend._load_amis
+
+
+def _load_amis(self):
+    with _AMIS_LOCK:
+        amis.AMIS[:] = copy.deepcopy(_PRISTINE_AMIS)
+        _original_load_amis(self)
+
+
+amis.AmiBackend._load_amis = _load_amis
 
 PREFIX = "/aws/service/canonical/"
 _original = models.ParameterDict._check_loading_status

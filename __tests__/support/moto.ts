@@ -10,7 +10,11 @@
 // - ClientToken is recorded but not idempotent: a repeated RunInstances with the same token
 //   launches a second instance. DescribeInstances filtered by client-token answers HTTP 500.
 // - DeleteSecurityGroup succeeds while an instance still uses the group (no
-//   DependencyViolation), and a terminated instance keeps its network interface listed.
+//   DependencyViolation). A terminated instance keeps its network interface listed unless the
+//   interface was launched with DeleteOnTermination (launchInstance sets it).
+// - TerminateInstances on an instance that is already terminated fails with
+//   InvalidNetworkInterfaceID.NotFound when its interface was deleted with it (AWS answers
+//   success): terminate only live instances (findInstances lists only those).
 // - ReleaseAddress succeeds on an associated address (AWS answers InvalidIPAddress.InUse), and
 //   AssociateAddress with AllowReassociation=false re-associates an address already associated
 //   with the same instance (new association id) instead of answering Resource.AlreadyAssociated.
@@ -24,6 +28,7 @@
 //   moto-server.py (a thin launcher around moto.server's main) serves it from a file.
 // - MOTO_AMIS_PATH replaces moto's whole image catalogue in every region (moto-images.ts), and
 //   moto forces owner alias "amazon" on every seeded image.
+import { afterAll, beforeAll, beforeEach, describe } from '@jest/globals'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -96,7 +101,7 @@ export interface Moto {
   /** Clients of the harness itself (for seeding and checking), not of the code under test. */
   ec2: EC2Client
   ssm: SSMClient
-  /** POST /moto-api/reset: every account and region back to the seeded start. */
+  /** POST /moto-api/reset: every account and region back to the seeded start (images, parameters). */
   reset(): Promise<void>
   /** GET /moto-api/data.json, as text: equal text means moto's state did not change. */
   dataJson(): Promise<string>
@@ -194,7 +199,8 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<Moto> {
   const amisPath = join(dir, 'amis.json')
   const parametersPath = join(dir, 'public-parameters.json')
   writeFileSync(amisPath, JSON.stringify(Object.values(IMAGES), null, 1))
-  writeFileSync(parametersPath, JSON.stringify(options.publicParameters ?? PUBLIC_PARAMETERS))
+  const seededParameters = JSON.stringify(options.publicParameters ?? PUBLIC_PARAMETERS)
+  writeFileSync(parametersPath, seededParameters)
 
   const { child, url } = await spawnMoto({
     ...process.env,
@@ -234,7 +240,10 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<Moto> {
     },
     ec2,
     ssm,
-    reset: () => post('/moto-api/reset'),
+    async reset() {
+      writeFileSync(parametersPath, seededParameters)
+      await post('/moto-api/reset')
+    },
     async dataJson() {
       const response = await fetch(`${url}/moto-api/data.json`)
       return response.text()
@@ -333,4 +342,49 @@ export function useEnv(env: Record<string, string>): () => void {
       else process.env[k] = v
     }
   }
+}
+
+export interface MotoSuite {
+  /** The running moto; read it inside tests and hooks (it starts in beforeAll). */
+  readonly moto: Moto
+}
+
+/**
+ * describe() with a moto for the whole file: started once (env applied for the code under
+ * test), reset before each test, stopped after the last. Without Python and moto the suite
+ * is skipped with the reason printed (REQUIRE_INTEGRATION=1 turns the skip into a failure).
+ */
+export function describeWithMoto(
+  name: string,
+  body: (suite: MotoSuite) => void,
+  options: StartMotoOptions = {}
+): void {
+  const reason = motoUnavailable()
+  if (reason) {
+    console.warn(`Skipping '${name}': ${reason}`)
+    describe.skip(name, () => body({ moto: undefined as unknown as Moto }))
+    return
+  }
+  let running: Moto | undefined
+  let restore: (() => void) | undefined
+  const suite: MotoSuite = {
+    get moto() {
+      if (!running) throw new Error('moto is not running (use it inside tests and hooks)')
+      return running
+    }
+  }
+  describe(name, () => {
+    beforeAll(async () => {
+      running = await startMoto(options)
+      restore = useEnv(running.env)
+    }, 60_000)
+    afterAll(async () => {
+      restore?.()
+      await running?.stop()
+    }, 30_000)
+    beforeEach(async () => {
+      await running?.reset()
+    })
+    body(suite)
+  })
 }
