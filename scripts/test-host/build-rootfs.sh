@@ -6,6 +6,8 @@
 # the stamp differs, the tree is rebuilt.
 #
 # Usage: build-rootfs.sh [cache-dir]   (default /var/cache/openemr-redis-action)
+# The mirror is the one this machine's apt uses for bookworm (OPENEMR_REDIS_TEST_HOST_MIRROR
+# overrides it, e.g. on a machine whose apt points at another distribution).
 # Prints the path of the ready rootfs on the last line of stdout.
 set -euo pipefail
 
@@ -58,9 +60,14 @@ machine_sources() {
   done
 }
 
-mapfile -t sources < <(machine_sources | sort -u)
+if [ -n "${OPENEMR_REDIS_TEST_HOST_MIRROR:-}" ]; then
+  m=${OPENEMR_REDIS_TEST_HOST_MIRROR%/}
+  sources=("$m $suite main" "$m $suite-updates main")
+else
+  mapfile -t sources < <(machine_sources | sort -u)
+fi
 if [ ${#sources[@]} -eq 0 ]; then
-  log "no http apt source for $suite in /etc/apt; cannot tell which Debian mirror to use"
+  log "no http apt source for $suite in /etc/apt; set OPENEMR_REDIS_TEST_HOST_MIRROR to a Debian mirror URL"
   exit 1
 fi
 # The main archive (suite exactly $suite) is what debootstrap needs.
@@ -75,7 +82,7 @@ done
 # accept them exactly as this machine's apt does.
 apt_checks=$(apt-config dump 2>/dev/null | grep -E '^Acquire::Check-(Valid-Until|Date) ' || true)
 
-want_stamp=$(printf 'format 1\nsuite %s\nvariant %s\npackages %s\n' "$suite" "$variant" "${packages[*]}"
+want_stamp=$(printf 'format 2\nsuite %s\nvariant %s\npackages %s\n' "$suite" "$variant" "${packages[*]}"
   printf 'source %s\n' "${sources[@]}"
   printf '%s\n' "$apt_checks")
 
@@ -117,6 +124,10 @@ rm -f "$root"/etc/ssh/ssh_host_*
 : >"$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 rm -f "$root/etc/hostname"
+# debootstrap copied this machine's resolver; the host has no DNS (apt goes through the proxy).
+printf '# no resolver: apt reaches the mirror through the test harness proxy\n' >"$root/etc/resolv.conf"
+chmod 644 "$root/etc/resolv.conf"
+printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 
 # Quiet, fast boots: no console login prompt, no apt timers racing a test's apt-get for the lock.
 for unit in console-getty.service getty@.service apt-daily.timer apt-daily-upgrade.timer \
