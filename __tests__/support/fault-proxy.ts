@@ -44,7 +44,10 @@ export interface CallRecord {
   action: string
   /** Arrival, epoch ms. */
   at: number
-  /** What the proxy did instead of moto's answer: an error code, or 'connection-reset'. */
+  /**
+   * What the proxy did instead of moto's answer: an error code, 'connection-reset', or
+   * 'ProxyError' (HTTP 502: moto unreachable — a harness failure, not a modelled fault).
+   */
   injected?: string
   /** Whether moto saw the call (false when the proxy answered by itself). */
   forwarded: boolean
@@ -110,6 +113,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       send(res, await passThrough(req, body))
       return
     }
+    // Rules as they were when the call arrived: a setRules meanwhile applies to later calls.
     const now = rules
     // Drawn on arrival so the throttled calls depend only on the order calls arrive in.
     const rate = perAction(now.throttleRate, call.action) ?? 0
@@ -133,7 +137,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     } catch (e) {
       // moto unreachable or a shape the proxy does not know: a 502 the test will see.
       const error = injectedError('ProxyError', { status: 502, message: String(e) })
-      outcome = { kind: 'answer', ...renderError(call.protocol, error) }
+      outcome = injected(record, call.protocol, error)
     }
     if (outcome.kind === 'reset') {
       req.socket.destroy()
@@ -155,10 +159,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const fault = faults.next(call.action)
     if (fault && !fault.afterForward) return faultOutcome(record, call.protocol, fault)
 
-    const isEc2 = call.service === 'ec2' && call.params !== undefined
     let prepared: Prepared | undefined
     let forwardBody = body
-    if (isEc2 && call.params) {
+    if (call.service === 'ec2' && call.params) {
       const lookup = async (params: URLSearchParams): Promise<string> =>
         (await upstream.send('POST', '/', req.headers, encodeForm(params))).body.toString('utf8')
       prepared = await ec2.before(call.action, call.params, now, lookup)
