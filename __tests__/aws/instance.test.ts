@@ -225,6 +225,25 @@ describe('launchInstance', () => {
     )
   })
 
+  it('retries a group EC2 does not see yet, given a deadline, with the same token', async () => {
+    ec2Mock
+      .on(RunInstancesCommand)
+      .rejectsOnce(awsError('InvalidGroup.NotFound'))
+      .resolves({ Instances: [instance('i-1', 'pending')] })
+    const result = await launchInstance(ec2, { ...options, deadline: new Deadline(10) })
+    expect(result.subnetId).toBe('subnet-a')
+    const tokens = ec2Mock.commandCalls(RunInstancesCommand).map(c => c.args[0].input.ClientToken)
+    expect(tokens).toEqual(['openemr-redis-prod-123-1', 'openemr-redis-prod-123-1'])
+  })
+
+  it('does not retry a missing key pair, even with a deadline', async () => {
+    ec2Mock.on(RunInstancesCommand).rejects(awsError('InvalidKeyPair.NotFound'))
+    await expect(
+      launchInstance(ec2, { ...options, keyName: 'typo', deadline: new Deadline(10) })
+    ).rejects.toThrow('InvalidKeyPair.NotFound')
+    expect(ec2Mock.commandCalls(RunInstancesCommand)).toHaveLength(1)
+  })
+
   it('stops at any other error, at once', async () => {
     ec2Mock.on(RunInstancesCommand).rejects(awsError('InvalidKeyPair.NotFound'))
     await expect(launchInstance(ec2, options)).rejects.toThrow('InvalidKeyPair.NotFound')

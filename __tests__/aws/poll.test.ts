@@ -156,6 +156,20 @@ describe('retryEventualConsistency', () => {
     }
   })
 
+  it('retries only what the caller calls retryable', async () => {
+    let calls = 0
+    const error = await retryEventualConsistency(
+      async () => {
+        calls++
+        throw awsError('InvalidKeyPair.NotFound')
+      },
+      new Deadline(10),
+      { retryable: e => (e as Error).name === 'InvalidGroup.NotFound' }
+    ).catch(e => e)
+    expect(error.name).toBe('InvalidKeyPair.NotFound')
+    expect(calls).toBe(1)
+  })
+
   it("surfaces AWS's own NotFound once its bound is spent", async () => {
     let calls = 0
     const error = await retryEventualConsistency(

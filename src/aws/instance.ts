@@ -159,6 +159,11 @@ export interface LaunchOptions {
   associatePublicIp: boolean
   /** The image's root device (resolveImage gives it); described when omitted. */
   rootDeviceName?: string
+  /**
+   * With a deadline, InvalidGroup.NotFound for a group created moments ago is retried as
+   * eventual consistency (the ClientToken makes the retry safe).
+   */
+  deadline?: Deadline
 }
 
 export interface LaunchResult {
@@ -191,8 +196,8 @@ export async function launchInstance(
   const rootDeviceName = options.rootDeviceName ?? (await rootDeviceOf(ec2, options.imageId))
   const tried: LaunchResult['tried'] = []
   for (const [index, subnetId] of options.subnets.entries()) {
-    try {
-      const answer = await ec2.send(
+    const run = () =>
+      ec2.send(
         new RunInstancesCommand({
           ImageId: options.imageId,
           InstanceType: options.instanceType as _InstanceType,
@@ -228,6 +233,13 @@ export async function launchInstance(
           }))
         })
       )
+    try {
+      const answer = options.deadline
+        ? await retryEventualConsistency(run, options.deadline, {
+            what: `waiting for AWS to see ${options.groupId}`,
+            retryable: error => hasErrorCode(error, 'InvalidGroup.NotFound')
+          })
+        : await run()
       const instance = answer.Instances?.[0]
       if (!instance?.InstanceId) throw new Error('RunInstances answered without an instance.')
       return { instance: toInstanceSummary(instance), subnetId, tried }

@@ -93,6 +93,8 @@ export interface EventualConsistencyOptions {
   maxMs?: number
   intervalMs?: number
   maxIntervalMs?: number
+  /** Narrows which errors count as "not visible yet"; default every resource `*.NotFound`. */
+  retryable?: (error: unknown) => boolean
 }
 
 /**
@@ -115,7 +117,7 @@ export async function retryEventualConsistency<T>(
       try {
         return { value: await fn() }
       } catch (error) {
-        if (!isNotFound(error)) throw error
+        if (!(options.retryable ?? isNotFound)(error)) throw error
         lastError = error
         observe(errorCode(error) ?? 'NotFound')
         return undefined
