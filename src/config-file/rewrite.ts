@@ -68,8 +68,10 @@ function checkEndpoint({ ip, port }: RedisEndpoint): void {
 
 /**
  * Points every Redis address in a config file at `endpoint`: the guide's placeholders and an
- * address an earlier run wrote, in plain and sed-escaped `tcp://` URLs. Only those characters
- * change; line endings, indentation and the final newline (or its absence) stay byte for byte.
+ * address an earlier run wrote, in plain and sed-escaped `tcp://` URLs (any IPv4 in a tcp://
+ * URL counts as one: this file configures nothing but the session store). A port after either
+ * becomes `endpoint.port`. Only those characters change; line endings, indentation and the
+ * final newline (or its absence) stay byte for byte.
  *
  * There is deliberately no password parameter: this file is committed to a repository, where
  * anyone with read access (and every fork and clone, forever) would see it. A password reaches
