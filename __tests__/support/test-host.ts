@@ -41,6 +41,8 @@ import {
 import { ensureRootfs, scriptsDir } from './test-host/rootfs.js'
 import { NFT_TABLE, renderNftables } from './test-host/security-group.js'
 import type { IngressRule } from './test-host/security-group.js'
+import { diffSnapshots } from './test-host/snapshot.js'
+import type { MachineSnapshot } from './test-host/snapshot.js'
 import { findBinary, run } from './test-host/system.js'
 import type { CommandResult } from './test-host/system.js'
 
@@ -136,6 +138,36 @@ export function testHostPrerequisites(): string | undefined {
   return undefined
 }
 
+/**
+ * Removes what earlier test processes left behind when they died without stopping their hosts
+ * (also done on the first start of a host; call it first when comparing machine snapshots).
+ */
+export function cleanUpAfterCrashedRuns(): void {
+  reapStale()
+}
+
+/** Every netns, veth and bridge name this process has created (for `machineChanges`). */
+const createdNames = new Set<string>()
+const HARNESS_NAME = /\b(?:oer-[a-z0-9-]+|oerb-[0-9a-f]{8}|oev-[0-9a-f]{8})\b/g
+
+/**
+ * What changed on the machine between two snapshots, leaving out the namespaces, links, routes
+ * and mounts of test hosts that other test processes (running in parallel) own.
+ */
+export function machineChanges(before: MachineSnapshot, after: MachineSnapshot): string[] {
+  const foreign = (item: string) => {
+    const names = item.match(HARNESS_NAME) ?? []
+    return names.length > 0 && names.every(name => !createdNames.has(name))
+  }
+  // /run/netns is mounted while any process has a namespace; others may explain it coming or going.
+  const othersActive = [...before.netns, ...after.netns].some(foreign)
+  return diffSnapshots(
+    before,
+    after,
+    item => foreign(item) || (othersActive && item.startsWith('/run/netns '))
+  )
+}
+
 interface SubnetEntry {
   subnet: Subnet
   hosts: Set<string>
@@ -176,6 +208,7 @@ async function joinSubnet(subnet: Subnet, host: string, rootfs: string): Promise
         )
       }
       ownRegistry().addBridge(subnet.bridge)
+      createdNames.add(subnet.bridge)
       await createBridge(subnet)
       const sources = ['etc/apt/sources.list', 'etc/apt/sources.list.d/debian.sources']
         .map(p => join(rootfs, p))
@@ -304,6 +337,7 @@ export async function startTestHost(options: TestHostOptions): Promise<TestHost>
   const dir = join(owner.dir, 'hosts', name)
   const hostname = `ip-${address.replaceAll('.', '-')}`
   owner.addHost({ name, netns, veth, dir })
+  createdNames.add(netns).add(veth)
 
   let child: ChildProcess | undefined
   let leaderPid: number | undefined

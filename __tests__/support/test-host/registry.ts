@@ -100,8 +100,21 @@ export class Registry {
   }
 }
 
+/** Alive and not a zombie (a killed child of this very process stays one until it exits). */
+const running = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+
 /** Undoes everything a record lists, synchronously (usable from a process 'exit' handler). */
 export function undoSync(record: OwnerRecord, dir: string): void {
+  const killed: number[] = []
   for (const host of record.hosts) {
     for (const pid of [host.nspawnPid, host.leaderPid]) {
       // Only signal what is still the process we started, not a pid reused since.
@@ -109,11 +122,16 @@ export function undoSync(record: OwnerRecord, dir: string): void {
       if (pid && (name === 'systemd-nspawn' || name === 'systemd')) {
         try {
           process.kill(pid, 'SIGKILL')
+          killed.push(pid)
         } catch {
           // already gone
         }
       }
     }
+  }
+  // Let the hosts die (and their private overlay mounts with them) before removing files.
+  for (let waited = 0; waited < 3_000 && killed.some(running); waited += 50) {
+    sleepSync(50)
   }
   for (const host of record.hosts) {
     runSync('ip', ['link', 'del', host.veth])

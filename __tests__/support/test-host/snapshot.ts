@@ -79,13 +79,20 @@ export async function snapshotMachine(): Promise<MachineSnapshot> {
   }
 }
 
-/** Human-readable differences; empty when the machine is unchanged. */
-export function diffSnapshots(before: MachineSnapshot, after: MachineSnapshot): string[] {
+/**
+ * Human-readable differences; empty when the machine is unchanged. `ignore` drops namespace,
+ * link, route and mount entries that are someone else's business.
+ */
+export function diffSnapshots(
+  before: MachineSnapshot,
+  after: MachineSnapshot,
+  ignore: (item: string) => boolean = () => false
+): string[] {
   const differences: string[] = []
   const lists = ['netns', 'links', 'routes', 'mounts'] as const
   for (const key of lists) {
-    const was = new Set(before[key])
-    const is = new Set(after[key])
+    const was = new Set(before[key].filter(item => !ignore(item)))
+    const is = new Set(after[key].filter(item => !ignore(item)))
     for (const item of is) if (!was.has(item)) differences.push(`${key}: added ${item}`)
     for (const item of was) if (!is.has(item)) differences.push(`${key}: removed ${item}`)
   }
