@@ -39,6 +39,7 @@ import {
   undoSync
 } from './test-host/registry.js'
 import { ensureRootfs, scriptsDir } from './test-host/rootfs.js'
+import type { Rootfs } from './test-host/rootfs.js'
 import { NFT_TABLE, renderNftables } from './test-host/security-group.js'
 import type { IngressRule } from './test-host/security-group.js'
 import { diffSnapshots } from './test-host/snapshot.js'
@@ -174,7 +175,8 @@ interface SubnetEntry {
   proxy: Promise<AptProxy>
 }
 
-const hosts = new Map<string, TestHost>()
+/** stop() of every host this process has begun to start and not yet stopped. */
+const stoppers = new Map<string, () => Promise<void>>()
 const subnets = new Map<string, SubnetEntry>()
 const subnetTeardowns = new Map<string, Promise<void>>()
 let registry: Registry | undefined
@@ -322,17 +324,35 @@ export async function startTestHost(options: TestHostOptions): Promise<TestHost>
   const { name, address, prefix, loginUser } = options
   if (!NAME.test(name)) throw new Error(`test host name ${JSON.stringify(name)} must match ${NAME}`)
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(loginUser)) throw new Error(`bad login user ${loginUser}`)
-  if (hosts.has(name)) throw new Error(`test host ${name} is already running`)
+  if (stoppers.has(name)) throw new Error(`test host ${name} is already running`)
   const subnet = subnetOf(address, prefix)
   const cloud = cloudConfigFiles(options.userData)
   const netns = `oer-${name}`
   const veth = `oev-${shortHash(netns)}`
-  if (existsSync(`/run/netns/${netns}`) || (await linkExists(veth))) {
-    throw new Error(`test host ${name} exists already (another test process?); choose another name`)
-  }
 
+  // Only what this call has checked is free may be torn down later as its own.
+  let settle!: () => void
+  const settled = new Promise<void>(resolve => (settle = resolve))
+  let abandoned = false
+  stoppers.set(name, () => {
+    abandoned = true
+    return settled
+  })
   const started = Date.now()
-  const rootfs = await ensureRootfs()
+  let rootfs: Rootfs
+  try {
+    if (existsSync(`/run/netns/${netns}`) || (await linkExists(veth))) {
+      throw new Error(
+        `test host ${name} exists already (another test process?); choose another name`
+      )
+    }
+    rootfs = await ensureRootfs()
+    if (abandoned) throw new Error(`test host ${name} was stopped while starting`)
+  } catch (error) {
+    stoppers.delete(name)
+    settle()
+    throw error
+  }
   const owner = ownRegistry()
   const dir = join(owner.dir, 'hosts', name)
   const hostname = `ip-${address.replaceAll('.', '-')}`
@@ -351,32 +371,42 @@ export async function startTestHost(options: TestHostOptions): Promise<TestHost>
       return ''
     }
   }
+  const stillWanted = () => {
+    if (stopping) throw new Error(`test host ${name} was stopped while starting`)
+  }
 
   const stop = () =>
     (stopping ??= (async () => {
+      // A stop during start-up lets start-up notice and give up first, so the two never race
+      // over the same namespace and links.
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      await settled
       if (child && child.exitCode === null && child.signalCode === null) {
         // nspawn turns SIGTERM into SIGRTMIN+3 for the host's systemd: an orderly poweroff.
         child.kill('SIGTERM')
-        if (!(await waitExit(child, 10_000))) {
-          child.kill('SIGKILL')
-          if (leaderPid && processName(leaderPid) === 'systemd') process.kill(leaderPid, 'SIGKILL')
-          await waitExit(child, 5_000)
-        }
+      }
+      if (child && !(await waitExit(child, 10_000))) {
+        child.kill('SIGKILL')
+        if (leaderPid && processName(leaderPid) === 'systemd') process.kill(leaderPid, 'SIGKILL')
+        await waitExit(child, 5_000)
       }
       await run('ip', ['link', 'del', veth])
       if (existsSync(`/run/netns/${netns}`)) await run('ip', ['netns', 'del', netns])
       rmSync(dir, { recursive: true, force: true })
       owner.removeHost(name)
-      hosts.delete(name)
+      stoppers.delete(name)
       await leaveSubnet(subnet, name)
       releaseRunNetns()
       owner.dropIfEmpty()
     })())
+  stoppers.set(name, stop)
 
   try {
     proxy = await joinSubnet(subnet, name, rootfs.path)
+    stillWanted()
     noteRunNetns()
     await createHostNetwork({ netns, veth }, subnet, address)
+    stillWanted()
 
     mkdirSync(join(dir, 'seed/ssh'), { recursive: true, mode: 0o700 })
     // The upper directory's own mode becomes that of the host's / (0755, as on any system).
@@ -417,6 +447,7 @@ export async function startTestHost(options: TestHostOptions): Promise<TestHost>
     const deadline = bootStarted + (options.bootTimeoutMs ?? 60_000)
     let ready = false
     while (!ready) {
+      stillWanted()
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`host ${name} exited while booting (${child.exitCode ?? child.signalCode})`)
       }
@@ -484,10 +515,11 @@ export async function startTestHost(options: TestHostOptions): Promise<TestHost>
       consoleLog,
       stop
     }
-    hosts.set(name, host)
+    settle()
     return host
   } catch (error) {
     const tail = consoleLog().split('\n').slice(-30).join('\n')
+    settle()
     await stop()
     const message = error instanceof Error ? error.message : String(error)
     throw new Error(tail ? `${message}\n--- console of ${name} ---\n${tail}` : message, {
@@ -498,5 +530,5 @@ export async function startTestHost(options: TestHostOptions): Promise<TestHost>
 
 /** Stops every test host this process started (for afterAll). */
 export async function stopAllTestHosts(): Promise<void> {
-  await Promise.all([...hosts.values()].map(h => h.stop()))
+  await Promise.all([...stoppers.values()].map(stop => stop()))
 }
