@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
-import { DescribeVpcsCommand } from '@aws-sdk/client-ec2'
+import { DescribeVpcsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2'
 import { GetParameterCommand } from '@aws-sdk/client-ssm'
 import {
   actionName,
@@ -16,6 +16,8 @@ let server: Server
 let url = ''
 const received: { target: string; body: string }[] = []
 let failFirst = 0
+let failCode = 'Unavailable'
+let failStatus = 503
 
 const EC2_OK =
   '<DescribeVpcsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><vpcSet/></DescribeVpcsResponse>'
@@ -35,9 +37,9 @@ beforeAll(async () => {
     received.push({ target, body })
     if (failFirst > 0) {
       failFirst--
-      response.writeHead(503, { 'content-type': 'text/xml' })
+      response.writeHead(failStatus, { 'content-type': 'text/xml' })
       response.end(
-        '<Response><Errors><Error><Code>Unavailable</Code><Message>try again</Message></Error></Errors><RequestID>r</RequestID></Response>'
+        `<Response><Errors><Error><Code>${failCode}</Code><Message>try again</Message></Error></Errors><RequestID>r</RequestID></Response>`
       )
       return
     }
@@ -63,6 +65,8 @@ afterEach(() => {
   process.env = { ...saved }
   received.length = 0
   failFirst = 0
+  failCode = 'Unavailable'
+  failStatus = 503
 })
 
 function routeToServer(): void {
@@ -123,6 +127,33 @@ describe('createAwsClients', () => {
     failFirst = 1
     await expect(ec2.send(new DescribeVpcsCommand({}))).rejects.toThrow()
     expect(seen).toEqual(['DescribeVpcs'])
+  })
+})
+
+describe('retries', () => {
+  it('retries a server error', async () => {
+    routeToServer()
+    const { ec2 } = createAwsClients('us-east-1')
+    failFirst = 2
+    failCode = 'InternalError'
+    failStatus = 500
+    const answer = await ec2.send(new DescribeVpcsCommand({}))
+    expect(answer.$metadata.attempts).toBe(3)
+    expect(received).toHaveLength(3)
+  })
+
+  it('does not retry InsufficientInstanceCapacity, which comes as HTTP 500', async () => {
+    routeToServer()
+    const { ec2 } = createAwsClients('us-east-1')
+    failFirst = 5
+    failCode = 'InsufficientInstanceCapacity'
+    failStatus = 500
+    const error = await ec2
+      .send(new RunInstancesCommand({ ImageId: 'ami-1', MinCount: 1, MaxCount: 1 }))
+      .catch(e => e)
+    expect(error.name).toBe('InsufficientInstanceCapacity')
+    expect(error.$metadata.attempts).toBe(1)
+    expect(received).toHaveLength(1)
   })
 })
 

@@ -19,6 +19,11 @@
 //   AssociateAddress with AllowReassociation=false re-associates an address already associated
 //   with the same instance (new association id) instead of answering Resource.AlreadyAssociated.
 //   An unassociated address carries InstanceId/NetworkInterfaceId as empty strings.
+// - An instance launched through NetworkInterfaces (launchInstance does, to decide the public
+//   address) lists no SecurityGroups of its own: its groups are only on the interface, so the
+//   DescribeInstances filters instance.group-id / group-id do not find it and
+//   network-interface.group-id answers HTTP 500. Read groups from NetworkInterfaces[].Groups
+//   (InstanceSummary.groupIds does) or ask DescribeNetworkInterfaces with group-id.
 // - Elastic IPs are drawn from 127.0.0.0/8 — loopback. Never connect to them.
 // - GetConsoleOutput answers a fixed plain-text (not base64) boot log.
 // - Private addresses are handed out in order from the subnet's .4.

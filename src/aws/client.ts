@@ -1,5 +1,6 @@
 import { EC2Client } from '@aws-sdk/client-ec2'
 import { SSMClient } from '@aws-sdk/client-ssm'
+import { hasErrorCode } from './errors.js'
 
 export type AwsService = 'ec2' | 'ssm'
 
@@ -45,6 +46,7 @@ export function createAwsClients(region: string, options: AwsClientOptions = {})
   }
   const ec2 = new EC2Client(config)
   const ssm = new SSMClient(config)
+  refuseSdkRetries(ec2, NOT_RETRIED_BY_SDK)
   if (options.onCall) {
     reportCalls(ec2, 'ec2', options.onCall)
     reportCalls(ssm, 'ssm', options.onCall)
@@ -81,6 +83,42 @@ export function reportCalls(
       },
       options
     )
+}
+
+/**
+ * Answers the SDK must not retry. EC2 sends InsufficientInstanceCapacity as HTTP 500, which
+ * the SDK would retry in the same availability zone up to eight times with growing pauses;
+ * launchInstance does better by moving on to the next subnet at once.
+ */
+export const NOT_RETRIED_BY_SDK = ['InsufficientInstanceCapacity']
+
+type RetryStrategyProvider = EC2Client['config']['retryStrategy']
+type RetryStrategy = Awaited<ReturnType<RetryStrategyProvider>>
+
+/**
+ * Wraps the client's own retry strategy (adaptive) so that errors with these codes end the
+ * command at the first attempt; everything else is retried exactly as before.
+ */
+export function refuseSdkRetries(client: EC2Client | SSMClient, codes: string[]): void {
+  const resolve = client.config.retryStrategy as RetryStrategyProvider
+  let wrapped: Promise<RetryStrategy> | undefined
+  const provider: RetryStrategyProvider = () =>
+    (wrapped ??= resolve().then(inner => refusing(inner, codes)))
+  client.config.retryStrategy = provider
+}
+
+function refusing(inner: RetryStrategy, codes: string[]): RetryStrategy {
+  // Only the token-based (V2) strategies, which every current retry mode uses, are wrapped.
+  if (!('refreshRetryTokenForRetry' in inner)) return inner
+  return {
+    mode: (inner as { mode?: string }).mode,
+    acquireInitialRetryToken: scope => inner.acquireInitialRetryToken(scope),
+    refreshRetryTokenForRetry: (token, info) =>
+      hasErrorCode(info.error, ...codes)
+        ? Promise.reject(info.error)
+        : inner.refreshRetryTokenForRetry(token, info),
+    recordSuccess: token => inner.recordSuccess(token)
+  } as RetryStrategy
 }
 
 /** DescribeInstancesCommand → DescribeInstances */
