@@ -108,8 +108,14 @@ export interface Moto {
   ssm: SSMClient
   /** POST /moto-api/reset: every account and region back to the seeded start (images, parameters). */
   reset(): Promise<void>
-  /** GET /moto-api/data.json, as text: equal text means moto's state did not change. */
+  /** GET /moto-api/data.json, as moto serves it. */
   dataJson(): Promise<string>
+  /**
+   * data.json without what read-only calls add: equal text means no resource changed. (moto
+   * lists a service's empty model lists once a call first imports it — DescribeRouteTables
+   * brings elb and elbv2 — and loads public SSM parameters into the store on first read.)
+   */
+  stateSnapshot(): Promise<string>
   /** Replaces the public /aws/service/canonical parameters; resets moto to apply them. */
   setPublicParameters(parameters: Record<string, string>): Promise<void>
   createTestVpc(options?: TestVpcOptions): Promise<TestVpc>
@@ -253,6 +259,9 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<Moto> {
       const response = await fetch(`${url}/moto-api/data.json`)
       return response.text()
     },
+    async stateSnapshot() {
+      return canonicalState(await this.dataJson())
+    },
     async setPublicParameters(parameters) {
       writeFileSync(parametersPath, JSON.stringify(parameters))
       await post('/moto-api/reset')
@@ -266,6 +275,25 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<Moto> {
     }
   }
   return moto
+}
+
+type ModelData = Record<string, Record<string, unknown[]>>
+
+/** See Moto.stateSnapshot. */
+export function canonicalState(dataJson: string): string {
+  const data = JSON.parse(dataJson) as ModelData
+  const kept: ModelData = {}
+  for (const service of Object.keys(data).sort()) {
+    const models: Record<string, unknown[]> = {}
+    for (const model of Object.keys(data[service]).sort()) {
+      let items = data[service][model]
+      if (service === 'ssm' && model === 'Parameter')
+        items = items.filter(p => !String((p as { name?: unknown }).name).startsWith('/aws/'))
+      if (items.length > 0) models[model] = items
+    }
+    if (Object.keys(models).length > 0) kept[service] = models
+  }
+  return JSON.stringify(kept)
 }
 
 /**
