@@ -330,6 +330,22 @@ describe('waitForState', () => {
     )
   })
 
+  it("times out with EC2's reason for the last state", async () => {
+    ec2Mock.on(DescribeInstancesCommand).resolves(
+      describing(
+        instance('i-1', 'stopped', {
+          StateReason: {
+            Code: 'Server.InsufficientInstanceCapacity',
+            Message: 'Server.InsufficientInstanceCapacity: Insufficient capacity'
+          }
+        })
+      )
+    )
+    await expect(waitForState(ec2, 'i-1', 'running', new Deadline(0.05), fast)).rejects.toThrow(
+      /last seen: stopped \(Server.InsufficientInstanceCapacity: Insufficient capacity\)/
+    )
+  })
+
   it('times out naming the instance and its last state', async () => {
     ec2Mock.on(DescribeInstancesCommand).resolves(describing(instance('i-1', 'stopping')))
     await expect(waitForState(ec2, 'i-1', 'stopped', new Deadline(0.05), fast)).rejects.toThrow(

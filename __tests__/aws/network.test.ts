@@ -295,6 +295,14 @@ describe('resolveNetwork: the client security group', () => {
     ])
   })
 
+  it("refuses to manage the VPC's default group as the Redis group", async () => {
+    network(basics)
+    await expect(resolveNetwork(ec2, options({ groupName: 'default' }))).rejects.toThrow(
+      /security-group-name is 'default'/
+    )
+    expect(ec2Mock.calls()).toHaveLength(0)
+  })
+
   it('answers group undefined when the Redis group does not exist yet', async () => {
     network(basics)
     const resolved = await resolveNetwork(ec2, options({ groupName: 'redis' }))

@@ -327,7 +327,7 @@ export async function waitForState(
         observe('not visible yet (InvalidInstanceID.NotFound)')
         return undefined
       }
-      observe(instance.state)
+      observe(instance.stateReason ? `${instance.state} (${instance.stateReason})` : instance.state)
       if (instance.state === target) return instance
       if (DEAD_ENDS[target].includes(instance.state))
         throw new Error(

@@ -67,6 +67,10 @@ export async function resolveNetwork(
   options: ResolveNetworkOptions
 ): Promise<ResolvedNetwork> {
   const { vpcId } = options
+  if (options.groupName === 'default')
+    throw new NetworkError(
+      "security-group-name is 'default', the name of the VPC's own default group, which the action would then strip of every rule but Redis. Choose another name, like redis."
+    )
   const [vpc, subnets, routeTables, groups] = await Promise.allSettled([
     ec2.send(new DescribeVpcsCommand({ VpcIds: [vpcId] })),
     collectSubnets(ec2, vpcId),
