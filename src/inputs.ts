@@ -415,7 +415,12 @@ export function readSettings(read: InputReader, env: NodeJS.ProcessEnv = process
     )
 
   const securityGroupName = get('security-group-name') || 'redis'
-  if (!GROUP_NAME.test(securityGroupName) || /^sg-/i.test(securityGroupName))
+  if (securityGroupName.toLowerCase() === 'default')
+    c.add(
+      'security-group-name',
+      "'default' names the VPC's own default group, which the action would strip of its rules. Use another name, like redis."
+    )
+  else if (!GROUP_NAME.test(securityGroupName) || /^sg-/i.test(securityGroupName))
     c.add(
       'security-group-name',
       `'${securityGroupName}' is not a valid security group name (1–255 letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*, not starting with sg-). The guide uses redis.`

@@ -1,23 +1,13 @@
 import * as core from '@actions/core'
-import { InputError, readSettings, type Mode, type Settings } from './inputs.js'
+import { InputError, readSettings, type Mode } from './inputs.js'
+import { apply } from './modes/apply.js'
+import { createRunContext, type RunContext } from './modes/context.js'
+import { destroy } from './modes/destroy.js'
+import { plan } from './modes/plan.js'
 import { maskSecretInputs } from './secrets.js'
 import { markMainRan } from './state.js'
 
-type ModeRunner = (settings: Settings) => Promise<void>
-
-function notBuilt(mode: Mode): ModeRunner {
-  return async () => {
-    throw new Error(
-      `mode '${mode}' is not available in this version of the action; nothing was changed. Pin a release that lists it in its README.`
-    )
-  }
-}
-
-const MODES: Record<Mode, ModeRunner> = {
-  apply: notBuilt('apply'),
-  plan: notBuilt('plan'),
-  destroy: notBuilt('destroy')
-}
+const MODES: Record<Mode, (ctx: RunContext) => Promise<void>> = { apply, plan, destroy }
 
 /** The main step: masks secrets, validates every input, then runs the chosen mode. */
 export async function run(): Promise<void> {
@@ -25,7 +15,7 @@ export async function run(): Promise<void> {
   markMainRan()
   try {
     const settings = readSettings(name => core.getInput(name))
-    await MODES[settings.mode](settings)
+    await MODES[settings.mode](createRunContext(settings))
   } catch (error) {
     if (error instanceof InputError) {
       for (const p of error.problems)

@@ -1,4 +1,7 @@
 import * as core from '@actions/core'
+import { createAwsClients } from './aws/client.js'
+import { errorMessage } from './aws/errors.js'
+import { revokeAllSsh } from './aws/security-group.js'
 import { loadOpenSshRule } from './state.js'
 
 /**
@@ -11,7 +14,17 @@ export async function runPost(): Promise<void> {
     core.info('No temporary SSH rule is open; nothing to close.')
     return
   }
-  core.setFailed(
-    `A temporary SSH rule (${rule.cidr} to port ${rule.port}) may still be open on ${rule.groupId} in ${rule.region}; this version cannot close it. Remove it in the EC2 console.`
-  )
+  try {
+    const { ec2 } = createAwsClients(rule.region)
+    const revoked = await revokeAllSsh(ec2, rule.groupId)
+    core.info(
+      revoked > 0
+        ? `Closed ${revoked} SSH rule${revoked === 1 ? '' : 's'} left open on ${rule.groupId}.`
+        : `SSH on ${rule.groupId} was already closed.`
+    )
+  } catch (error) {
+    core.setFailed(
+      `Could not confirm that SSH is closed on ${rule.groupId} in ${rule.region}: ${errorMessage(error)}. Remove any port 22 rule from that group in the EC2 console.`
+    )
+  }
 }

@@ -96,6 +96,12 @@ export const BAD_INPUTS: [string, Record<string, string>, string, RegExp][] = [
     /not starting with sg-/
   ],
   [
+    'group name default',
+    { 'security-group-name': 'default' },
+    'security-group-name',
+    /VPC's own default group/
+  ],
+  [
     'group name with forbidden characters',
     { 'security-group-name': 'redis%' },
     'security-group-name',

@@ -341,6 +341,8 @@ export async function startTestHost(options: TestHostOptions): Promise<TestHost>
   const started = Date.now()
   let rootfs: Rootfs
   try {
+    // A crashed earlier run may hold this very name: reap before deciding it is taken.
+    ownRegistry()
     if (existsSync(`/run/netns/${netns}`) || (await linkExists(veth))) {
       throw new Error(
         `test host ${name} exists already (another test process?); choose another name`

@@ -1,0 +1,322 @@
+import * as core from '@actions/core'
+import {
+  allocateAddress,
+  associateAddress,
+  releaseAddress,
+  type AddressInfo
+} from '../aws/address.js'
+import { errorMessage } from '../aws/errors.js'
+import { resolveImage } from '../aws/image.js'
+import {
+  clientToken,
+  launchInstance,
+  startInstance,
+  tagResource,
+  waitForState,
+  type InstanceSummary
+} from '../aws/instance.js'
+import { resolveSshCidr } from '../aws/runner-address.js'
+import {
+  applyIngressDiff,
+  createSecurityGroup,
+  diffIngress,
+  type SecurityGroupInfo
+} from '../aws/security-group.js'
+import { resourceTags, tagValue } from '../aws/tags.js'
+import { publishConfig } from '../config-file/github.js'
+import { reportResult, type RunResult } from '../report.js'
+import {
+  CONFIG_HASH_TAG,
+  HOST_KEY_TAG,
+  desiredConfigHash,
+  launchAccess,
+  pinnedAccess,
+  type SshAccess
+} from './access.js'
+import { phase, type RunContext } from './context.js'
+import { findDeployment, type Deployment } from './find-deployment.js'
+import { Journal } from './journal.js'
+import { closeSsh, openSsh } from './lockdown.js'
+import { describePermission } from './rules.js'
+import { provisionOverSsh } from './provision-step.js'
+
+const GROUP_DESCRIPTION = 'Redis for OpenEMR PHP sessions (managed by openemr-redis-action)'
+
+/**
+ * The guide's steps in order, with independent waits overlapped: the Elastic IP is allocated
+ * while the instance boots, and a converged deployment is confirmed without opening SSH.
+ */
+export async function apply(ctx: RunContext): Promise<void> {
+  const journal = new Journal()
+  let groupId = ''
+  try {
+    const found = await phase(ctx, 'resolve', () =>
+      findDeployment(ctx, { address: ctx.settings.elasticIp !== 'none' })
+    )
+    const group = await phase(ctx, 'network', () => ensureGroup(ctx, journal, found))
+    groupId = group.id
+
+    const addressTask = ensureAddressAllocated(ctx, journal, found.address)
+    const { instance, access } = await phase(ctx, 'instance', () =>
+      ensureInstance(ctx, journal, found, groupId)
+    )
+    const address = await phase(ctx, 'address', () =>
+      ensureAddressAssociated(ctx, addressTask, instance)
+    )
+    const publicIp = address?.publicIp ?? instance.publicIp ?? ''
+    const privateIp = instance.privateIp ?? ''
+
+    const configHash = desiredConfigHash(ctx.settings, privateIp)
+    if (tagValue(instance.tags, CONFIG_HASH_TAG) !== configHash) {
+      await phase(ctx, 'provision', async () => {
+        await provision(ctx, {
+          groupId,
+          instance,
+          publicIp,
+          vpcCidr: found.network.vpcCidr,
+          access: access ?? (await pinnedAccess(ctx, instance))
+        })
+        await tagResource(ctx.clients.ec2, instance.id, [
+          { Key: CONFIG_HASH_TAG, Value: configHash }
+        ])
+      })
+    } else core.info(`Redis on ${instance.id} already has this configuration; SSH stays closed.`)
+
+    if (ctx.settings.elasticIp === 'release' && address) {
+      await releaseAddress(ctx.clients.ec2, address.allocationId, ctx.deadline)
+      ctx.changes.push(`released Elastic IP ${address.publicIp} after lockdown`)
+    }
+
+    const result: RunResult = {
+      instanceId: instance.id,
+      privateIp,
+      securityGroupId: groupId,
+      publicIp: ctx.settings.elasticIp === 'release' ? '' : publicIp,
+      allocationId: ctx.settings.elasticIp === 'keep' ? (address?.allocationId ?? '') : '',
+      configCommitSha: '',
+      pullRequestUrl: '',
+      warnings: []
+    }
+    await publish(ctx, result)
+    await reportResult(ctx, result)
+  } catch (error) {
+    await recover(ctx, journal, groupId)
+    throw error
+  }
+}
+
+/** The group exists, with port 22 closed and the Redis port open to the client group only. */
+async function ensureGroup(
+  ctx: RunContext,
+  journal: Journal,
+  found: Deployment
+): Promise<SecurityGroupInfo> {
+  const { settings } = ctx
+  let group = found.group
+  if (!group) {
+    const made = await createSecurityGroup(ctx.clients.ec2, {
+      vpcId: settings.vpcId,
+      name: settings.securityGroupName,
+      description: GROUP_DESCRIPTION,
+      tags: resourceTags({
+        deployment: settings.deployment,
+        name: settings.securityGroupName,
+        extra: settings.tags
+      }),
+      deadline: ctx.deadline
+    })
+    group = made.group
+    if (made.created) {
+      journal.record({ kind: 'security group', id: group.id })
+      ctx.changes.push(`created security group ${group.id} (${settings.securityGroupName})`)
+    }
+  }
+  const diff = diffIngress(group, {
+    port: settings.redisPort,
+    clientGroupId: found.network.clientGroupId
+  })
+  if (diff.add.length + diff.remove.length > 0) {
+    await applyIngressDiff(ctx.clients.ec2, group.id, diff, ctx.deadline)
+    for (const p of diff.add) ctx.changes.push(`allowed ${describePermission(p)} on ${group.id}`)
+    for (const p of diff.remove) ctx.changes.push(`revoked ${describePermission(p)} on ${group.id}`)
+  }
+  return group
+}
+
+/** Starts allocating the Elastic IP at once, so it is ready when the instance is. */
+function ensureAddressAllocated(
+  ctx: RunContext,
+  journal: Journal,
+  existing: AddressInfo | undefined
+): Promise<AddressInfo | undefined> {
+  const { settings } = ctx
+  if (settings.elasticIp === 'none' || existing) return Promise.resolve(existing)
+  const task = allocateAddress(
+    ctx.clients.ec2,
+    resourceTags({
+      deployment: settings.deployment,
+      name: settings.instanceName,
+      extra: settings.tags
+    })
+  ).then(a => {
+    journal.record({ kind: 'Elastic IP', id: a.allocationId })
+    ctx.changes.push(`allocated Elastic IP ${a.publicIp}`)
+    return a
+  })
+  // The rejection is read where the task is awaited; until then Node must not call it unhandled.
+  task.catch(() => undefined)
+  return task
+}
+
+async function ensureAddressAssociated(
+  ctx: RunContext,
+  task: Promise<AddressInfo | undefined>,
+  instance: InstanceSummary
+): Promise<AddressInfo | undefined> {
+  const address = await task
+  if (!address || address.instanceId === instance.id) return address
+  await associateAddress(ctx.clients.ec2, address.allocationId, instance.id, ctx.deadline)
+  ctx.changes.push(`associated ${address.publicIp} with ${instance.id}`)
+  return { ...address, instanceId: instance.id }
+}
+
+/** Reuses the deployment's instance (starting it when stopped) or launches a new one. */
+async function ensureInstance(
+  ctx: RunContext,
+  journal: Journal,
+  found: Deployment,
+  groupId: string
+): Promise<{ instance: InstanceSummary; access?: SshAccess }> {
+  const { settings } = ctx
+  const { ec2, ssm } = ctx.clients
+  const existing = found.instance
+  if (existing) {
+    if (existing.state === 'running') return { instance: existing }
+    if (existing.state === 'stopped' || existing.state === 'stopping') {
+      if (existing.state === 'stopping')
+        await waitForState(ec2, existing.id, 'stopped', ctx.deadline)
+      await startInstance(ec2, existing.id)
+      ctx.changes.push(`started instance ${existing.id}`)
+    }
+    return { instance: await waitForState(ec2, existing.id, 'running', ctx.deadline) }
+  }
+
+  const image = await resolveImage(ec2, ssm, {
+    amiId: settings.amiId,
+    instanceType: settings.instanceType
+  })
+  if (image.fallbackReason) core.info(`Image: ${image.fallbackReason}`)
+  const { access, userData } = launchAccess(settings)
+  const launched = await launchInstance(ec2, {
+    imageId: image.imageId,
+    rootDeviceName: image.rootDeviceName,
+    instanceType: settings.instanceType,
+    subnets: found.network.subnets.map(s => s.id),
+    groupId,
+    keyName: settings.keyName || undefined,
+    userData,
+    diskSizeGb: settings.diskSizeGb,
+    tags: [
+      ...resourceTags({
+        deployment: settings.deployment,
+        name: settings.instanceName,
+        extra: settings.tags
+      }),
+      { Key: HOST_KEY_TAG, Value: access.hostKeyFingerprints[0] }
+    ],
+    clientToken: clientToken(
+      settings.deployment,
+      process.env.GITHUB_RUN_ID ?? `local-${Date.now()}`,
+      process.env.GITHUB_RUN_ATTEMPT ?? '1'
+    ),
+    associatePublicIp: settings.elasticIp === 'none' && settings.sshVia === 'public'
+  })
+  for (const t of launched.tried)
+    core.warning(`Subnet ${t.subnetId} could not take ${settings.instanceType}: ${t.error}`)
+  journal.record({ kind: 'instance', id: launched.instance.id })
+  ctx.changes.push(
+    `launched instance ${launched.instance.id} (${settings.instanceType}, ${image.name}) in ${launched.subnetId}`
+  )
+  const instance = await waitForState(ec2, launched.instance.id, 'running', ctx.deadline)
+  return { instance, access }
+}
+
+interface ProvisionPlan {
+  groupId: string
+  instance: InstanceSummary
+  publicIp: string
+  vpcCidr: string
+  access: SshAccess
+}
+
+/** Opens SSH for the shortest time it can: provision, verify, close — closed even on failure. */
+async function provision(ctx: RunContext, p: ProvisionPlan): Promise<void> {
+  const { settings } = ctx
+  const host = settings.sshVia === 'public' ? p.publicIp : (p.instance.privateIp ?? '')
+  if (!host)
+    throw new Error(
+      `instance ${p.instance.id} has no ${settings.sshVia} address to SSH to. Use elastic-ip: keep, or ssh-via: private from a runner inside the VPC.`
+    )
+  const cidr = await resolveSshCidr(settings.sshCidr, {
+    sshVia: settings.sshVia,
+    vpcCidr: p.vpcCidr
+  })
+  await openSsh(ctx, p.groupId, cidr)
+  try {
+    const result = await provisionOverSsh(ctx, {
+      host,
+      privateIp: p.instance.privateIp ?? '',
+      username: settings.sshUser,
+      access: p.access
+    })
+    ctx.changes.push(
+      result.changed
+        ? `provisioned Redis ${result.version} on ${p.instance.id}`
+        : `verified Redis ${result.version} on ${p.instance.id} (configuration already in place)`
+    )
+  } finally {
+    await closeSsh(ctx, p.groupId)
+  }
+}
+
+async function publish(ctx: RunContext, result: RunResult): Promise<void> {
+  const config = ctx.settings.config
+  if (!config) return
+  const published = await phase(ctx, 'publish', () =>
+    publishConfig(
+      config,
+      { ip: result.privateIp, port: ctx.settings.redisPort },
+      { dryRun: false, deployment: ctx.settings.deployment }
+    )
+  )
+  result.configCommitSha = published.commitSha ?? ''
+  result.pullRequestUrl = published.pullRequestUrl ?? ''
+  result.warnings.push(...published.warnings)
+  if (published.changed)
+    ctx.changes.push(
+      `committed ${config.path} to ${config.owner}/${config.repo} (${published.commitSha})`
+    )
+}
+
+/** After a failure: SSH is closed in every case; what this run created goes when asked. */
+async function recover(ctx: RunContext, journal: Journal, groupId: string): Promise<void> {
+  if (groupId) {
+    try {
+      await closeSsh(ctx, groupId)
+    } catch (error) {
+      core.error(
+        `Could not confirm SSH is closed on ${groupId}: ${errorMessage(error)}. The post step will try again.`
+      )
+    }
+  }
+  if (journal.created.length === 0) return
+  if (!ctx.settings.cleanupOnFailure) {
+    core.warning(
+      `cleanup-on-failure is false, so these are left for inspection: ${journal.describe()}. A re-run converges them; mode: destroy removes them.`
+    )
+    return
+  }
+  const failed = await journal.rollback(ctx)
+  if (failed.length > 0)
+    core.error(`Could not delete: ${failed.join('; ')}. Delete them in the EC2 console.`)
+}
