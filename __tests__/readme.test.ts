@@ -18,7 +18,7 @@ function tableRows(heading: string): Map<string, string> {
   const section = readme.slice(start + 1).split(/\n## /)[0]
   const rows = new Map<string, string>()
   for (const line of section.split('\n')) {
-    const m = /^\| `([a-z0-9-]+)` \| ([^|]*) \|/.exec(line)
+    const m = /^\|\s*`([a-z0-9-]+)`\s*\|\s*([^|]*?)\s*\|/.exec(line)
     if (m) rows.set(m[1], m[2].trim())
   }
   return rows
