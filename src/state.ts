@@ -30,3 +30,22 @@ export function loadOpenSshRule(): OpenSshRule | undefined {
   if (!raw) return undefined
   return JSON.parse(raw) as OpenSshRule
 }
+
+const HELD_LOCK = 'heldLock'
+
+/** The deployment lock this run holds, so the post step can free it if main died holding it. */
+export interface HeldLock {
+  region: string
+  groupId: string
+  holder: string
+}
+
+export function saveHeldLock(lock: HeldLock | undefined): void {
+  core.saveState(HELD_LOCK, lock ? JSON.stringify(lock) : '')
+}
+
+export function loadHeldLock(): HeldLock | undefined {
+  const raw = core.getState(HELD_LOCK)
+  if (!raw) return undefined
+  return JSON.parse(raw) as HeldLock
+}

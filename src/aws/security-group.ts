@@ -11,6 +11,7 @@ import {
   type Tag
 } from '@aws-sdk/client-ec2'
 import { errorMessage, hasErrorCode } from './errors.js'
+import { isLockRule } from './lock-rule.js'
 import { Deadline, poll, retryEventualConsistency, TimeoutError } from './poll.js'
 
 // Rule policy. The group belongs to this deployment, so its ingress is exactly what is
@@ -265,7 +266,8 @@ export function diffIngress(
   const haveKeys = new Set(existing.map(ruleKey))
   return {
     add: want.filter(r => !haveKeys.has(ruleKey(r))),
-    remove: existing.filter(r => !wantKeys.has(ruleKey(r)))
+    // The deployment's lock rule (lock-rule.ts) belongs to whichever run holds it.
+    remove: existing.filter(r => !wantKeys.has(ruleKey(r)) && !isLockRule(r))
   }
 }
 

@@ -22,7 +22,10 @@ import {
   diffIngress,
   type SecurityGroupInfo
 } from '../aws/security-group.js'
-import { resourceTags, tagValue } from '../aws/tags.js'
+import { MANAGED_BY_TAG, MANAGED_BY_VALUE, resourceTags, tagValue } from '../aws/tags.js'
+import { acquireLock, type Lock } from '../aws/lock.js'
+import { saveHeldLock } from '../state.js'
+import { randomBytes } from 'node:crypto'
 import { publishConfig } from '../config-file/github.js'
 import { reportResult, type RunResult } from '../report.js'
 import {
@@ -34,7 +37,7 @@ import {
   type SshAccess
 } from './access.js'
 import { phase, type RunContext } from './context.js'
-import { findDeployment, type Deployment } from './find-deployment.js'
+import { findDeployment, findResources, type Deployment } from './find-deployment.js'
 import { Journal } from './journal.js'
 import { closeSsh, openSsh } from './lockdown.js'
 import { describePermission } from './rules.js'
@@ -44,21 +47,40 @@ const GROUP_DESCRIPTION = 'Redis for OpenEMR PHP sessions (managed by openemr-re
 
 /**
  * The guide's steps in order, with independent waits overlapped: the Elastic IP is allocated
- * while the instance boots, and a converged deployment is confirmed without opening SSH.
+ * while the instance boots. A converged deployment is confirmed with reads alone — no lock,
+ * no SSH — and every change happens under the deployment's lock, so two runs at once end with
+ * one group, one instance and one address.
  */
 export async function apply(ctx: RunContext): Promise<void> {
   const journal = new Journal()
   let groupId = ''
+  let lock: Lock | undefined
   try {
-    const found = await phase(ctx, 'resolve', () =>
-      findDeployment(ctx, { address: ctx.settings.elasticIp !== 'none' })
-    )
+    const found = await phase(ctx, 'resolve', () => findDeployment(ctx))
+    const converged = convergedResult(ctx, found)
+    if (converged) {
+      core.info(
+        `Redis on ${converged.instanceId} already has this configuration; SSH stays closed.`
+      )
+      await publish(ctx, converged)
+      await reportResult(ctx, converged)
+      return
+    }
+
     const group = await phase(ctx, 'network', () => ensureGroup(ctx, journal, found))
     groupId = group.id
+    lock = await phase(ctx, 'lock', () => takeLock(ctx, groupId))
+    // Another run may have finished between the first look and the lock: look again.
+    const current: Deployment = { ...found, ...(await findResources(ctx)) }
 
-    const addressTask = ensureAddressAllocated(ctx, journal, found.address)
+    const privateIpBefore = current.instance?.privateIp ?? ''
+    const needsProvisioning =
+      !current.instance ||
+      tagValue(current.instance.tags, CONFIG_HASH_TAG) !==
+        desiredConfigHash(ctx.settings, privateIpBefore)
+    const addressTask = ensureAddressAllocated(ctx, journal, current.address, needsProvisioning)
     const { instance, access } = await phase(ctx, 'instance', () =>
-      ensureInstance(ctx, journal, found, groupId)
+      ensureInstance(ctx, journal, current, groupId)
     )
     const address = await phase(ctx, 'address', () =>
       ensureAddressAssociated(ctx, addressTask, instance)
@@ -102,6 +124,68 @@ export async function apply(ctx: RunContext): Promise<void> {
   } catch (error) {
     await recover(ctx, journal, groupId)
     throw error
+  } finally {
+    if (lock) await freeLock(lock)
+  }
+}
+
+/**
+ * The result when nothing needs doing: the group carries exactly the desired rules, the
+ * instance runs with the recorded configuration, and the address is where the policy wants it.
+ */
+function convergedResult(ctx: RunContext, found: Deployment): RunResult | undefined {
+  const { settings } = ctx
+  const { group, instance, address, network } = found
+  if (!group || !instance || instance.state !== 'running') return undefined
+  if (tagValue(group.tags, MANAGED_BY_TAG) !== MANAGED_BY_VALUE) return undefined
+  const diff = diffIngress(group, {
+    port: settings.redisPort,
+    clientGroupId: network.clientGroupId
+  })
+  if (diff.add.length + diff.remove.length > 0) return undefined
+  const privateIp = instance.privateIp ?? ''
+  if (tagValue(instance.tags, CONFIG_HASH_TAG) !== desiredConfigHash(settings, privateIp))
+    return undefined
+  if (settings.elasticIp === 'keep' && address?.instanceId !== instance.id) return undefined
+  if (settings.elasticIp === 'release' && address) return undefined
+  return {
+    instanceId: instance.id,
+    privateIp,
+    securityGroupId: group.id,
+    publicIp: settings.elasticIp === 'keep' ? (address?.publicIp ?? '') : (instance.publicIp ?? ''),
+    allocationId: settings.elasticIp === 'keep' ? (address?.allocationId ?? '') : '',
+    configCommitSha: '',
+    pullRequestUrl: '',
+    warnings: []
+  }
+}
+
+/** Takes the deployment lock, recorded first so the post step frees it if this process dies. */
+async function takeLock(ctx: RunContext, groupId: string): Promise<Lock> {
+  const holder = [
+    process.env.GITHUB_RUN_ID ?? 'local',
+    process.env.GITHUB_RUN_ATTEMPT ?? '1',
+    randomBytes(3).toString('hex')
+  ].join('.')
+  saveHeldLock({ region: ctx.settings.region, groupId, holder })
+  return acquireLock(ctx.clients.ec2, groupId, {
+    holder,
+    deadline: ctx.deadline,
+    onWait: (other, until) =>
+      core.info(
+        `Another run (${other}) is changing deployment ${ctx.settings.deployment}; waiting for it (its claim lapses at ${until.toISOString()}).`
+      )
+  })
+}
+
+async function freeLock(lock: Lock): Promise<void> {
+  try {
+    await lock.release()
+    saveHeldLock(undefined)
+  } catch (error) {
+    core.warning(
+      `Could not release the deployment lock on ${lock.groupId}: ${errorMessage(error)}. The post step will try again.`
+    )
   }
 }
 
@@ -131,6 +215,14 @@ async function ensureGroup(
       ctx.changes.push(`created security group ${group.id} (${settings.securityGroupName})`)
     }
   }
+  if (tagValue(group.tags, MANAGED_BY_TAG) !== MANAGED_BY_VALUE) {
+    // A group made by hand (the guide's): adopted, so the IAM policy's tag conditions admit
+    // changing it and destroy will remove it with the rest of the deployment.
+    const tags = resourceTags({ deployment: settings.deployment, extra: settings.tags })
+    await tagResource(ctx.clients.ec2, group.id, tags, ctx.deadline)
+    group = { ...group, tags: [...group.tags, ...tags] }
+    ctx.changes.push(`adopted security group ${group.id} (${settings.securityGroupName})`)
+  }
   const diff = diffIngress(group, {
     port: settings.redisPort,
     clientGroupId: found.network.clientGroupId
@@ -147,10 +239,13 @@ async function ensureGroup(
 function ensureAddressAllocated(
   ctx: RunContext,
   journal: Journal,
-  existing: AddressInfo | undefined
+  existing: AddressInfo | undefined,
+  needsProvisioning: boolean
 ): Promise<AddressInfo | undefined> {
   const { settings } = ctx
   if (settings.elasticIp === 'none' || existing) return Promise.resolve(existing)
+  // With release, the address exists only to reach SSH: none is needed when SSH is not.
+  if (settings.elasticIp === 'release' && !needsProvisioning) return Promise.resolve(undefined)
   const task = allocateAddress(
     ctx.clients.ec2,
     resourceTags({
@@ -224,6 +319,7 @@ async function ensureInstance(
       }),
       { Key: HOST_KEY_TAG, Value: access.hostKeyFingerprints[0] }
     ],
+    deadline: ctx.deadline,
     clientToken: clientToken(
       settings.deployment,
       process.env.GITHUB_RUN_ID ?? `local-${Date.now()}`,

@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
-import { findAddress, releaseAddress } from '../aws/address.js'
-import { findInstance, terminateInstance, waitForState } from '../aws/instance.js'
+import { findAddresses, releaseAddress } from '../aws/address.js'
+import { findInstances, terminateInstance, waitForState } from '../aws/instance.js'
 import { deleteSecurityGroup, findSecurityGroup } from '../aws/security-group.js'
 import { DEPLOYMENT_TAG, tagValue } from '../aws/tags.js'
 import { reportResult } from '../report.js'
@@ -13,21 +13,27 @@ import { phase, type RunContext } from './context.js'
 export async function destroy(ctx: RunContext): Promise<void> {
   const { settings } = ctx
   const { ec2 } = ctx.clients
-  const [group, instance, address] = await phase(ctx, 'find', () =>
+  // Every tagged instance and address, not just the newest: an interrupted run may have
+  // left a second one, and destroy is how it goes away.
+  const [group, instances, addresses] = await phase(ctx, 'find', () =>
     Promise.all([
       findSecurityGroup(ec2, { vpcId: settings.vpcId, name: settings.securityGroupName }),
-      findInstance(ec2, settings.deployment),
-      findAddress(ec2, settings.deployment)
+      findInstances(ec2, settings.deployment),
+      findAddresses(ec2, settings.deployment)
     ])
   )
-  if (instance) {
-    await phase(ctx, 'terminate', async () => {
-      await terminateInstance(ec2, instance.id)
-      await waitForState(ec2, instance.id, 'terminated', ctx.deadline)
-    })
-    ctx.changes.push(`terminated instance ${instance.id}`)
+  if (instances.length > 0) {
+    await phase(ctx, 'terminate', () =>
+      Promise.all(
+        instances.map(async instance => {
+          await terminateInstance(ec2, instance.id)
+          await waitForState(ec2, instance.id, 'terminated', ctx.deadline)
+          ctx.changes.push(`terminated instance ${instance.id}`)
+        })
+      )
+    )
   }
-  if (address) {
+  for (const address of addresses) {
     await phase(ctx, 'release', () => releaseAddress(ec2, address.allocationId, ctx.deadline))
     ctx.changes.push(`released Elastic IP ${address.publicIp}`)
   }

@@ -13,9 +13,7 @@ import { describePermission } from './rules.js'
 export async function plan(ctx: RunContext): Promise<void> {
   const { settings } = ctx
   const { ec2, ssm } = ctx.clients
-  const found = await phase(ctx, 'resolve', () =>
-    findDeployment(ctx, { address: settings.elasticIp !== 'none' })
-  )
+  const found = await phase(ctx, 'resolve', () => findDeployment(ctx))
   const network = found.network
   const would = ctx.changes
   const leave: string[] = []

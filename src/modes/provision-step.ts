@@ -35,7 +35,8 @@ export async function provisionOverSsh(
       privateIp: target.privateIp,
       port: settings.redisPort,
       password: settings.redisPassword || undefined,
-      maxmemory: settings.redisMaxmemory
+      maxmemory: settings.redisMaxmemory,
+      timeoutMs: ctx.deadline.remainingMs()
     })
     try {
       const stream = await shell.forward(target.privateIp, settings.redisPort)
