@@ -11,6 +11,7 @@ import {
   DescribeInstancesCommand,
   DescribeInstanceStatusCommand,
   DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
   DescribeVpcsCommand,
   EC2Client,
   RunInstancesCommand,
@@ -389,6 +390,44 @@ describeWithMoto('fault proxy in front of moto', () => {
     expect(gone.name).toBe('InvalidGroup.NotFound')
     expect(proxy.log.filter(r => r.action === 'DeleteSecurityGroup').map(r => r.status)).toEqual([
       400, 400, 400, 200
+    ])
+  }, 30_000)
+
+  it('sees the group of an instance launched through NetworkInterfaces (moto files it under none)', async () => {
+    proxy.setRules({ dependencyViolation: true, shuttingDownMs: 800 })
+    const client = once()
+    const subnets = await client.send(
+      new DescribeSubnetsCommand({ Filters: [{ Name: 'default-for-az', Values: ['true'] }] })
+    )
+    const groupId = (
+      await client.send(new CreateSecurityGroupCommand({ GroupName: 'via-eni', Description: 'x' }))
+    ).GroupId as string
+    const run = await client.send(
+      new RunInstancesCommand({
+        ImageId: imageId,
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceType: 't3.micro',
+        NetworkInterfaces: [
+          {
+            DeviceIndex: 0,
+            SubnetId: subnets.Subnets?.[0]?.SubnetId,
+            Groups: [groupId],
+            DeleteOnTermination: true
+          }
+        ]
+      })
+    )
+    const instanceId = run.Instances?.[0]?.InstanceId as string
+    const deleteGroup = () => client.send(new DeleteSecurityGroupCommand({ GroupId: groupId }))
+
+    expect((await failure(deleteGroup())).name).toBe('DependencyViolation')
+    await client.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }))
+    expect((await failure(deleteGroup())).name).toBe('DependencyViolation')
+    await untilPast(readyAt(instanceId, 'terminated'))
+    await deleteGroup()
+    expect(proxy.log.filter(r => r.action === 'DeleteSecurityGroup').map(r => r.status)).toEqual([
+      400, 400, 200
     ])
   }, 30_000)
 

@@ -42,12 +42,16 @@ interface Launch {
 export class Ec2Model {
   // RunInstances answers by ClientToken, as EC2 keeps them to make a retried launch idempotent.
   private readonly launches = new Map<string, Launch>()
+  // The groups each instance was launched with, read from RunInstances itself: moto files an
+  // instance launched through NetworkInterfaces under no instance.group-id (see moto.ts).
+  private readonly launchGroups = new Map<string, string[]>()
 
   constructor(readonly timeline: Timeline) {}
 
   clear(): void {
     this.timeline.clear()
     this.launches.clear()
+    this.launchGroups.clear()
   }
 
   async before(
@@ -100,7 +104,10 @@ export class Ec2Model {
     if (CREATES.has(action)) {
       for (const id of createdIds(action, xml)) {
         this.timeline.created(id, rules.notFoundAfterCreateMs ?? 0)
-        if (action === 'RunInstances') this.timeline.begin(id, 'pending', pendingMs)
+        if (action === 'RunInstances') {
+          this.timeline.begin(id, 'pending', pendingMs)
+          this.launchGroups.set(id, launchedGroups(prepared.params))
+        }
       }
       const token = prepared.params.get('ClientToken')
       if (action === 'RunInstances' && token) {
@@ -162,12 +169,32 @@ export class Ec2Model {
       'Filter.1.Name': groupId ? 'instance.group-id' : 'instance.group-name',
       'Filter.1.Value.1': (groupId ?? groupName) as string
     })
-    const using = describedInstances(await lookup(query)).find(
+    const instances = describedInstances(await lookup(query))
+    const launchedInGroup = [...this.launchGroups]
+      .filter(([, groups]) => groupId !== null && groups.includes(groupId))
+      .map(([id]) => id)
+    if (launchedInGroup.length > 0) {
+      const byId = new URLSearchParams({
+        Action: 'DescribeInstances',
+        Version: params.get('Version') ?? '2016-11-15'
+      })
+      launchedInGroup.forEach((id, i) => byId.set(`InstanceId.${i + 1}`, id))
+      instances.push(...describedInstances(await lookup(byId)))
+    }
+    const using = instances.find(
       i => (this.timeline.transitional(i.id) ?? i.state) !== 'terminated'
     )
     if (!using) return undefined
     return injectedError('DependencyViolation', { subject: groupId ?? groupName ?? '' })
   }
+}
+
+/** SecurityGroupId.N and NetworkInterface.N.SecurityGroupId.M of a RunInstances call. */
+function launchedGroups(params: URLSearchParams): string[] {
+  const groups: string[] = []
+  for (const [key, value] of params)
+    if (/^(?:NetworkInterface\.\d+\.)?SecurityGroupId\.\d+$/.test(key)) groups.push(value)
+  return [...new Set(groups)]
 }
 
 const canonical = (params: URLSearchParams): string =>

@@ -57,6 +57,8 @@ export interface CallRecord {
   ms: number
   /** Changes made to moto's answer, e.g. ['i-0abc:pending', 'sg-0abc:hidden']. */
   rewritten?: string[]
+  /** Form parameters of a query-protocol (EC2) call as the client sent them. */
+  params?: Record<string, string>
 }
 
 export interface FaultProxyCounts {
@@ -127,7 +129,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       at,
       forwarded: false,
       status: 0,
-      ms: 0
+      ms: 0,
+      ...(call.params ? { params: Object.fromEntries(call.params) } : {})
     }
     let outcome: Outcome
     try {

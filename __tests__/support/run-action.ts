@@ -40,6 +40,10 @@ export interface RunActionOptions {
   /** State saved by the main step: makes this run the post step. */
   state?: Record<string, string>
   timeoutMs?: number
+  /** Aborting it kills the bundle with `killSignal` (a cancelled job, a runner that dies). */
+  signal?: AbortSignal
+  /** Default SIGTERM, as Node's child_process sends. */
+  killSignal?: NodeJS.Signals
 }
 
 export async function runAction(
@@ -70,7 +74,13 @@ export async function runAction(
       execFile(
         options.node ?? NODE24,
         ['dist/index.js'],
-        { env, timeout: options.timeoutMs ?? 600_000, maxBuffer: 64 * 1024 * 1024 },
+        {
+          env,
+          timeout: options.timeoutMs ?? 600_000,
+          maxBuffer: 64 * 1024 * 1024,
+          signal: options.signal,
+          killSignal: options.killSignal
+        },
         (error, stdout, stderr) =>
           resolve({
             code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
