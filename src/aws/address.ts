@@ -132,6 +132,19 @@ export async function associateAddress(
  * Right after a disassociation EC2 may still call the address in use: retried until the
  * deadline (default 30 s).
  */
+/** Takes the address off whatever it is associated with; false when it was not associated. */
+export async function disassociateAddress(ec2: EC2Client, allocationId: string): Promise<boolean> {
+  const current = await describeAddress(ec2, allocationId)
+  if (!current?.associationId) return false
+  try {
+    await ec2.send(new DisassociateAddressCommand({ AssociationId: current.associationId }))
+    return true
+  } catch (error) {
+    if (hasErrorCode(error, 'InvalidAssociationID.NotFound')) return false
+    throw error
+  }
+}
+
 export async function releaseAddress(
   ec2: EC2Client,
   allocationId: string,
@@ -139,13 +152,7 @@ export async function releaseAddress(
 ): Promise<boolean> {
   const current = await describeAddress(ec2, allocationId)
   if (!current) return false
-  if (current.associationId) {
-    try {
-      await ec2.send(new DisassociateAddressCommand({ AssociationId: current.associationId }))
-    } catch (error) {
-      if (!hasErrorCode(error, 'InvalidAssociationID.NotFound')) throw error
-    }
-  }
+  await disassociateAddress(ec2, allocationId)
   return poll(
     async observe => {
       try {

@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import {
   allocateAddress,
   associateAddress,
+  disassociateAddress,
   releaseAddress,
   type AddressInfo
 } from '../aws/address.js'
@@ -12,6 +13,7 @@ import {
   launchInstance,
   startInstance,
   tagResource,
+  terminateInstance,
   waitForState,
   type InstanceSummary
 } from '../aws/instance.js'
@@ -284,7 +286,21 @@ async function ensureInstance(
 ): Promise<{ instance: InstanceSummary; access?: SshAccess }> {
   const { settings } = ctx
   const { ec2, ssm } = ctx.clients
-  const existing = found.instance
+  let existing = found.instance
+  if (existing && !tagValue(existing.tags, CONFIG_HASH_TAG) && !settings.sshPrivateKey) {
+    // Launched by a run that failed before Redis was ever provisioned, with an ephemeral key
+    // that died with it: nothing on it is worth keeping and nothing can log in. Replace it.
+    core.info(`Instance ${existing.id} was never provisioned and its key is gone; replacing it.`)
+    await terminateInstance(ec2, existing.id)
+    await waitForState(ec2, existing.id, 'terminated', ctx.deadline)
+    // EC2 frees the address of a terminated instance by itself; some emulators do not.
+    if (found.address?.instanceId === existing.id) {
+      await disassociateAddress(ec2, found.address.allocationId)
+      found.address.instanceId = undefined
+    }
+    ctx.changes.push(`replaced never-provisioned instance ${existing.id}`)
+    existing = undefined
+  }
   if (existing) {
     if (existing.state === 'running') return { instance: existing }
     if (existing.state === 'stopped' || existing.state === 'stopping') {
