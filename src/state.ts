@@ -21,15 +21,18 @@ export interface OpenSshRule {
   port: number
 }
 
-export function saveOpenSshRule(rule: OpenSshRule | undefined): void {
-  core.saveState(OPEN_SSH_RULE, rule ? JSON.stringify(rule) : '')
+/** Saved state holding a JSON value; '' stands for none. */
+function saveJson(name: string, value: object | undefined): void {
+  core.saveState(name, value ? JSON.stringify(value) : '')
 }
 
-export function loadOpenSshRule(): OpenSshRule | undefined {
-  const raw = core.getState(OPEN_SSH_RULE)
-  if (!raw) return undefined
-  return JSON.parse(raw) as OpenSshRule
+function loadJson<T>(name: string): T | undefined {
+  const raw = core.getState(name)
+  return raw ? (JSON.parse(raw) as T) : undefined
 }
+
+export const saveOpenSshRule = (rule: OpenSshRule | undefined) => saveJson(OPEN_SSH_RULE, rule)
+export const loadOpenSshRule = () => loadJson<OpenSshRule>(OPEN_SSH_RULE)
 
 const HELD_LOCK = 'heldLock'
 
@@ -40,12 +43,5 @@ export interface HeldLock {
   holder: string
 }
 
-export function saveHeldLock(lock: HeldLock | undefined): void {
-  core.saveState(HELD_LOCK, lock ? JSON.stringify(lock) : '')
-}
-
-export function loadHeldLock(): HeldLock | undefined {
-  const raw = core.getState(HELD_LOCK)
-  if (!raw) return undefined
-  return JSON.parse(raw) as HeldLock
-}
+export const saveHeldLock = (lock: HeldLock | undefined) => saveJson(HELD_LOCK, lock)
+export const loadHeldLock = () => loadJson<HeldLock>(HELD_LOCK)
