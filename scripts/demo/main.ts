@@ -12,13 +12,15 @@ import {
   livingChildren,
   namespacesLeft,
   Teardown,
-  tearDownOnSignals,
+  onFirstSignal,
+  stopNewChildren,
   type StepResult
 } from './teardown.js'
 import {
   elapsedSeconds,
   fail,
   heading,
+  mute,
   pass,
   progress,
   renderMarkdown,
@@ -27,10 +29,12 @@ import {
   style,
   terminalWidth,
   transcript,
+  unmuted,
   wrap
 } from './terminal.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const STRAYS = 'stray child processes'
 const PHASE_LINE = /^[a-z][a-z ()-]*: \d+\.\d s$/
 
 /** Every claim the demo makes, recorded as it is checked, so the exit code reflects them all. */
@@ -315,6 +319,7 @@ async function demo(stack: Stack, claims: Claims): Promise<void> {
 
 function showTeardown(results: StepResult[]): void {
   for (const r of results) {
+    if (r.name === STRAYS) continue
     if (r.error) fail(`${r.name}: ${r.error}`)
     else progress(`stopped ${r.name} (${r.seconds.toFixed(1)} s)`)
   }
@@ -343,18 +348,45 @@ async function main(): Promise<number> {
     )
 
   const teardown = new Teardown()
-  tearDownOnSignals(
-    teardown,
-    signal => {
-      say()
-      say(style.yellow(`${signal}: stopping the bundle and tearing down…`))
-      killRunningBundle()
-    },
-    showTeardown
-  )
   // tsx keeps an esbuild service as a child of this process; only what appears after this counts.
   const before = new Set(livingChildren().map(c => c.pid))
   const claims = new Claims()
+  const strays: string[] = []
+  // Added first, so it runs last: whatever the orderly stops above it could not reach.
+  teardown.add(STRAYS, async () => strays.push(...(await stopNewChildren(before))))
+  const tearDown = async () => {
+    const results = await teardown.run()
+    const children = livingChildren().filter(c => !before.has(c.pid))
+    const namespaces = namespacesLeft(`oer-${HOST_PREFIX}-`)
+    const leftovers = [...children.map(c => `${c.name} ${c.pid}`), ...namespaces]
+    return () => {
+      heading('Teardown')
+      showTeardown(results)
+      if (strays.length) say(style.yellow(`  had to stop ${strays.join(', ')}`))
+      return claims.check(
+        leftovers.length === 0,
+        'nothing left behind: no child process, no network namespace of the demo',
+        leftovers.join(', ')
+      )
+    }
+  }
+  const interrupted = onFirstSignal(async signal => {
+    say()
+    say(style.yellow(`${signal}: stopping the bundle and tearing down…`))
+    mute()
+    killRunningBundle()
+    const show = await tearDown()
+    unmuted(() => {
+      const clean = show()
+      say()
+      say(
+        style.yellow(
+          `Interrupted by ${signal}; ${clean ? 'everything the demo started is stopped' : 'see above what is left'}.`
+        )
+      )
+    })
+  })
+
   let failure: unknown
   try {
     heading('Starting the stand-ins')
@@ -362,19 +394,10 @@ async function main(): Promise<number> {
     await demo(stack, claims)
   } catch (error) {
     failure = error
-  } finally {
-    if (!teardown.started) {
-      heading('Teardown')
-      showTeardown(await teardown.run())
-      const children = livingChildren().filter(c => !before.has(c.pid))
-      const namespaces = namespacesLeft(`oer-${HOST_PREFIX}-`)
-      claims.check(
-        children.length === 0 && namespaces.length === 0,
-        'nothing left behind: no child process, no network namespace of the demo',
-        [...children.map(c => `${c.name} ${c.pid}`), ...namespaces].join(', ')
-      )
-    }
   }
+  // The signal handler tears down, reports and exits; this flow only waits for it.
+  if (interrupted()) await new Promise(() => undefined)
+  ;(await tearDown())()
   say()
   if (failure) {
     say(

@@ -8,7 +8,11 @@ import { DEFAULT_CONFIG_PATH } from '../../src/inputs.js'
 import { FakeCloud } from '../../__tests__/support/fake-cloud.js'
 import { GitHubServer } from '../../__tests__/support/github-server.js'
 import { startMoto, type Moto, type TestVpc } from '../../__tests__/support/moto.js'
-import { startTestHost, type TestHost } from '../../__tests__/support/test-host.js'
+import {
+  startTestHost,
+  stopAllTestHosts,
+  type TestHost
+} from '../../__tests__/support/test-host.js'
 import type { Teardown } from './teardown.js'
 
 /** 10.60.0.0/16: a block no test file uses, so the demo can run beside the test suite. */
@@ -40,11 +44,13 @@ export async function startStack(
     `VPC ${vpc.vpcId} ${vpc.cidr}: subnet ${vpc.publicSubnetId} 10.${OCTET}.1.0/24, client group ${vpc.defaultGroupId} (the VPC's default group)`
   )
 
+  // Every host this process has begun to start, including one still booting when Ctrl-C comes.
+  teardown.add('Debian test hosts', () => stopAllTestHosts())
   const cloud = new FakeCloud(moto, { prefix: HOST_PREFIX })
   cloud.start()
-  teardown.add('instance hosts', () => cloud.stop())
+  teardown.add('fake cloud', () => cloud.stop())
 
-  // The two are independent; whichever starts is registered for teardown even if the other fails.
+  // The two are independent; each is stopped in teardown even when the other fails to start.
   const fixture = readFileSync(join(root, '__tests__/fixtures/06-redis-configuration.config'))
   const [app, github] = await Promise.allSettled([
     startTestHost({
@@ -52,9 +58,6 @@ export async function startStack(
       address: APP_ADDRESS,
       prefix: 24,
       loginUser: 'ubuntu'
-    }).then(host => {
-      teardown.add('OpenEMR app server', () => host.stop())
-      return host
     }),
     GitHubServer.start({
       files: { [DEFAULT_CONFIG_PATH]: fixture, 'README.md': '# OpenEMR\n' }

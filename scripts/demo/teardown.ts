@@ -46,28 +46,22 @@ export class Teardown {
 const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const
 
 /**
- * On the first signal: `interrupt` (stop the running bundle), the teardown, then exit with
- * 128 + the signal's number. Later signals are ignored — the test-host harness re-raises the
- * signal after its own synchronous cleanup — and a hard cap ends the process if a stop hangs.
+ * On the first signal: `handle` (stop, tear down, report), then exit with 128 + the signal's
+ * number. Later signals are ignored — the test-host harness re-raises the signal after its own
+ * synchronous cleanup — and a hard cap ends the process if a stop hangs. Returns whether a
+ * signal has arrived.
  */
-export function tearDownOnSignals(
-  teardown: Teardown,
-  interrupt: (signal: string) => void,
-  report: (results: StepResult[]) => void
-): void {
+export function onFirstSignal(handle: (signal: string) => Promise<void>): () => boolean {
   let caught = false
   for (const [signal, number] of Object.entries(SIGNALS)) {
     process.on(signal, () => {
       if (caught) return
       caught = true
-      interrupt(signal)
       setTimeout(() => process.exit(128 + number), 60_000).unref()
-      void teardown
-        .run()
-        .then(report)
-        .finally(() => process.exit(128 + number))
+      void handle(signal).finally(() => process.exit(128 + number))
     })
   }
+  return () => caught
 }
 
 /** Children of this process that are still alive (zombies excepted). */
@@ -92,4 +86,38 @@ export function livingChildren(): { pid: number; name: string }[] {
 export function namespacesLeft(prefix: string): string[] {
   if (!existsSync('/run/netns')) return []
   return readdirSync('/run/netns').filter(n => n.startsWith(prefix))
+}
+
+/**
+ * The last resort of a teardown: children of this process that are new since `before` — a moto
+ * or a host boot script whose start was cut short by Ctrl-C, before anything could own it —
+ * get SIGTERM, then SIGKILL after three seconds. A start cut short may retry with a new child,
+ * so it sweeps again until none is left. Returns what it had to stop.
+ */
+export async function stopNewChildren(before: Set<number>): Promise<string[]> {
+  const stopped: string[] = []
+  for (let round = 0; round < 5; round++) {
+    const strays = livingChildren().filter(c => !before.has(c.pid))
+    if (strays.length === 0) break
+    for (const c of strays) signal(c.pid, 'SIGTERM')
+    for (let waited = 0; waited < 3000; waited += 100) {
+      const alive = new Set(livingChildren().map(c => c.pid))
+      if (!strays.some(c => alive.has(c.pid))) break
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    const alive = new Set(livingChildren().map(c => c.pid))
+    for (const c of strays) if (alive.has(c.pid)) signal(c.pid, 'SIGKILL')
+    stopped.push(...strays.map(c => `${c.name} ${c.pid}`))
+    // Give a start-up that was waiting on the killed child the moment it needs to react.
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+  return stopped
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name)
+  } catch {
+    // exited meanwhile
+  }
 }

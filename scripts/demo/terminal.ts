@@ -22,7 +22,26 @@ export const elapsedSeconds = () => (performance.now() - started) / 1000
 /** `[ 12.3s]`: the time since the demo started, fixed width so columns line up. */
 export const stamp = () => style.dim(`[${elapsedSeconds().toFixed(1).padStart(5)}s]`)
 
+let muted = false
+
+/** After an interrupt the main flow unwinds with errors nobody needs to read: only the teardown speaks. */
+export function mute(): void {
+  muted = true
+}
+
+/** Prints what `show` says even while muted (it must not await). */
+export function unmuted(show: () => void): void {
+  const was = muted
+  muted = false
+  try {
+    show()
+  } finally {
+    muted = was
+  }
+}
+
 export function say(line = ''): void {
+  if (muted) return
   printed.push(line)
   process.stdout.write(`${line}\n`)
 }
