@@ -75,22 +75,20 @@ function firstSentence(text: string): string {
 function showBundleLine(stream: 'stdout' | 'stderr', text: string): void {
   const line = displayLine(text)
   if (!line) return
-  const prefix = `  ${stamp()} ${style.dim('│')} `
-  const width = terminalWidth() - 12
-  const body =
+  const [paint, body]: [(s: string) => string, string] =
     stream === 'stderr'
-      ? style.red(`stderr: ${line.text}`)
+      ? [style.red, `stderr: ${line.text}`]
       : line.kind === 'warning'
-        ? style.yellow(`warning: ${firstSentence(line.text)}`)
+        ? [style.yellow, `warning: ${firstSentence(line.text)}`]
         : line.kind === 'error'
-          ? style.red(`error: ${line.text}`)
-          : line.kind === 'group'
-            ? style.bold(line.text)
-            : PHASE_LINE.test(line.text)
-              ? style.bold(line.text)
-              : line.text
+          ? [style.red, `error: ${line.text}`]
+          : line.kind === 'group' || PHASE_LINE.test(line.text)
+            ? [style.bold, line.text]
+            : [(s: string) => s, line.text]
+  // The prefix is 14 columns wide; pieces are painted one by one so colour survives the wrap.
+  const prefix = `  ${stamp()} ${style.dim('│')} `
   for (const part of body.split('\n'))
-    for (const piece of wrap(part, width, '    ')) say(prefix + piece)
+    for (const piece of wrap(part, terminalWidth() - 14, '    ')) say(prefix + paint(piece))
 }
 
 async function action(
@@ -177,6 +175,9 @@ async function proveLockdown(
       sockets.includes(`127.0.0.1:${port}`),
     `Redis listens on ${sockets.join(' and ') || 'nothing'} only (ss inside the instance)`
   )
+  // A timeout alone could mean a dead host: show that both services are up inside it.
+  const sshd = await host.exec("ss -Hltn '( sport = :22 )' | wc -l")
+  const up = { SSH: Number(sshd.stdout.trim()) > 0, Redis: sockets.length > 0 }
   const runner = stack.app.router
   const services = [
     ['SSH', 22],
@@ -185,9 +186,9 @@ async function proveLockdown(
   const results = await Promise.all(services.map(([, p]) => connectFromRunner(ip, p)))
   services.forEach(([service, p], i) =>
     claims.check(
-      results[i] !== 'open',
-      `${service} ${ip}:${p} from the runner (${runner}): ${results[i]}, closed`,
-      'it answered'
+      results[i] !== 'open' && up[service],
+      `${service} ${ip}:${p} from the runner (${runner}): ${results[i]}, though it listens inside — the security group drops it`,
+      results[i] === 'open' ? 'it answered' : 'it is not listening inside either'
     )
   )
 }
@@ -217,7 +218,7 @@ function provePasswordHidden(
   const masks = maskCommands.filter(l => l.includes(password)).length
   say(
     style.dim(
-      `    (the bundle names it only in ::add-mask:: commands (${masks}, one per run), which tell the runner what to hide and are never displayed)`
+      `    (the bundle names it only in ${masks} ::add-mask:: commands, which tell the runner what to hide and are never displayed)`
     )
   )
 }
@@ -249,7 +250,11 @@ async function demo(stack: Stack, claims: Claims): Promise<void> {
     inputs,
     env
   )
-  claims.check(applied.code === 0, 'apply succeeded', `exit code ${applied.code}`)
+  claims.check(
+    applied.code === 0,
+    applied.code === 0 ? 'apply succeeded' : 'apply failed',
+    `exit code ${applied.code}`
+  )
   if (applied.code !== 0) return
   const ip = applied.outputs['private-ip']
   const instanceId = applied.outputs['instance-id']
@@ -278,7 +283,11 @@ async function demo(stack: Stack, claims: Claims): Promise<void> {
     ...applied.state,
     isPost: 'true'
   })
-  claims.check(post.code === 0, 'the post step found SSH closed', `exit code ${post.code}`)
+  claims.check(
+    post.code === 0,
+    post.code === 0 ? 'the post step succeeded' : 'the post step failed',
+    `exit code ${post.code}`
+  )
 
   heading('3. proof on the machine')
   await stack.cloud.synced()
