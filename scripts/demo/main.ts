@@ -7,7 +7,8 @@ import { DEFAULT_CONFIG_PATH } from '../../src/inputs.js'
 import { killRunningBundle, displayLine, runBundle, type BundleRun } from './bundle.js'
 import { checkPrerequisites, rootfsCached, type Check } from './prerequisites.js'
 import { connectFromRunner, parseReplies, redisFrom } from './probes.js'
-import { HOST_PREFIX, startStack, type Stack } from './stack.js'
+import { linkExists, subnetOf } from '../../__tests__/support/test-host/network.js'
+import { APP_ADDRESS, HOST_PREFIX, startStack, type Stack } from './stack.js'
 import {
   livingChildren,
   namespacesLeft,
@@ -330,7 +331,7 @@ function showTeardown(results: StepResult[]): void {
   for (const r of results) {
     if (r.name === STRAYS) continue
     if (r.error) fail(`${r.name}: ${r.error}`)
-    else progress(`stopped ${r.name} (${r.seconds.toFixed(1)} s)`)
+    else say(`  stopped ${r.name} ${style.dim(`(${r.seconds.toFixed(1)} s)`)}`)
   }
 }
 
@@ -367,14 +368,19 @@ async function main(): Promise<number> {
     const results = await teardown.run()
     const children = livingChildren().filter(c => !before.has(c.pid))
     const namespaces = namespacesLeft(`oer-${HOST_PREFIX}-`)
-    const leftovers = [...children.map(c => `${c.name} ${c.pid}`), ...namespaces]
+    const bridge = subnetOf(APP_ADDRESS, 24).bridge
+    const leftovers = [
+      ...children.map(c => `${c.name} ${c.pid}`),
+      ...namespaces,
+      ...((await linkExists(bridge)) ? [`bridge ${bridge}`] : [])
+    ]
     return () => {
       heading('Teardown')
       showTeardown(results)
       if (strays.length) say(style.yellow(`  had to stop ${strays.join(', ')}`))
       return claims.check(
         leftovers.length === 0,
-        'nothing left behind: no child process, no network namespace of the demo',
+        'nothing left behind: no child process, network namespace or bridge of the demo',
         leftovers.join(', ')
       )
     }
