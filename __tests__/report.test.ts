@@ -3,7 +3,7 @@ import * as core from '../__fixtures__/core.js'
 import { readSettings } from '../src/inputs.js'
 
 jest.unstable_mockModule('@actions/core', () => core)
-const { renderSummary, setOutputs } = await import('../src/report.js')
+const { renderSummary, reportResult, setOutputs } = await import('../src/report.js')
 const { createRunContext } = await import('../src/modes/context.js')
 
 function context(extra: Record<string, string> = {}) {
@@ -72,14 +72,34 @@ describe('report', () => {
     expect(text).toContain('### Nothing changed')
   })
 
-  it('tells how app servers get a password that never goes into the repository', () => {
+  it('tells how app servers get a password that never goes into the repository', async () => {
     const ctx = context({
       'redis-password': 'x'.repeat(24),
       'config-repository': 'openemr/openemr',
       'github-token': 't'
     })
-    const text = renderSummary(ctx, { ...result, warnings: [] }, 'Title')
+    await reportResult(ctx, result, 'Title')
+    const text = core.logs.join('\n')
     expect(text).toMatch(/never written to openemr\/\.ebextensions\/06-redis-configuration\.config/)
+    expect(text).toContain('tcp://10.0.1.4:6379?auth=<password>')
     expect(text).not.toContain('x'.repeat(24))
+  })
+
+  it('adds no password note and no empty table when there is no instance (destroy)', async () => {
+    const ctx = context({
+      'redis-password': 'x'.repeat(24),
+      'config-repository': 'openemr/openemr',
+      'github-token': 't'
+    })
+    const none = {
+      instanceId: '',
+      privateIp: '',
+      securityGroupId: '',
+      publicIp: '',
+      allocationId: ''
+    }
+    await reportResult(ctx, { ...result, ...none, configCommitSha: '' }, 'Destroyed')
+    const text = core.logs.join('\n')
+    expect(text).not.toMatch(/auth=|\| resource \| value \|/)
   })
 })

@@ -60,14 +60,11 @@ export function renderSummary(ctx: RunContext, result: RunResult, title: string)
   if (result.configCommitSha) rows.push(['config commit', `\`${result.configCommitSha}\``])
   if (result.pullRequestUrl) rows.push(['pull request', result.pullRequestUrl])
 
-  const lines = [`## ${title}`, '', '| resource | value |', '| --- | --- |']
-  lines.push(...rows.map(([k, v]) => `| ${k} | ${v} |`))
+  const lines = [`## ${title}`, '']
+  if (rows.length)
+    lines.push('| resource | value |', '| --- | --- |', ...rows.map(([k, v]) => `| ${k} | ${v} |`))
   lines.push('', ctx.changes.length ? '### Changed' : '### Nothing changed', '')
   lines.push(...ctx.changes.map(c => `- ${c}`))
-  if (ctx.settings.redisPassword && ctx.settings.config)
-    result.warnings.push(
-      `Redis requires a password, which is never written to ${ctx.settings.config.path}. Give the application servers session.save_path = "tcp://${result.privateIp}:${ctx.settings.redisPort}?auth=<password>" from a secret store (for example an environment property set from AWS Secrets Manager), not from the repository.`
-    )
   if (result.warnings.length)
     lines.push('', '### Warnings', '', ...result.warnings.map(w => `- ${w}`))
   lines.push('', '### Phases', '', '| phase | seconds |', '| --- | --- |')
@@ -81,13 +78,22 @@ export async function writeSummary(markdown: string): Promise<void> {
   else core.info(markdown)
 }
 
+/** A password can never go into the committed file: say how the app servers get it instead. */
+function passwordNote(ctx: RunContext, result: RunResult): string[] {
+  const { settings } = ctx
+  if (!settings.redisPassword || !settings.config || !result.privateIp) return []
+  return [
+    `Redis requires a password, which is never written to ${settings.config.path}. Give the application servers session.save_path = "tcp://${result.privateIp}:${settings.redisPort}?auth=<password>" from a secret store (for example an environment property set from AWS Secrets Manager), not from the repository.`
+  ]
+}
+
 export async function reportResult(
   ctx: RunContext,
   result: RunResult,
   title = 'OpenEMR Redis session host'
 ): Promise<void> {
   setOutputs(ctx, result)
-  const summary = renderSummary(ctx, result, title)
-  for (const w of result.warnings) core.warning(w)
-  await writeSummary(summary)
+  const full = { ...result, warnings: [...result.warnings, ...passwordNote(ctx, result)] }
+  for (const w of full.warnings) core.warning(w)
+  await writeSummary(renderSummary(ctx, full, title))
 }

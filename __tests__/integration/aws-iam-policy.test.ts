@@ -33,7 +33,7 @@ import {
 } from '../../src/aws/security-group.js'
 import { resourceTags } from '../../src/aws/tags.js'
 import { AwsRecorder, missingFromPolicy } from '../support/aws-recorder.js'
-import { describeWithMoto } from '../support/moto.js'
+import { describeWithMoto } from '../support/moto-suite.js'
 
 describeWithMoto('iam-policy.json covers every recorded call', suite => {
   it('allows every action of a full stand-up, lockdown and removal', async () => {

@@ -4,7 +4,7 @@ import { expect, it } from '@jest/globals'
 import { createAwsClients } from '../../src/aws/client.js'
 import { resolveImage } from '../../src/aws/image.js'
 import { IMAGES, UBUNTU_PARAMETER } from '../support/moto-images.js'
-import { describeWithMoto } from '../support/moto.js'
+import { describeWithMoto } from '../support/moto-suite.js'
 
 describeWithMoto('aws image against moto', suite => {
   const resolve = (amiId: string, instanceType: string) => {

@@ -25,7 +25,7 @@ import { Deadline } from '../../src/aws/poll.js'
 import { createSecurityGroup } from '../../src/aws/security-group.js'
 import { resourceTags, tagRecord } from '../../src/aws/tags.js'
 import { IMAGES } from '../support/moto-images.js'
-import { describeWithMoto } from '../support/moto.js'
+import { describeWithMoto } from '../support/moto-suite.js'
 
 describeWithMoto('aws instance against moto', suite => {
   const ec2 = () => createAwsClients(suite.moto.region).ec2

@@ -10,7 +10,7 @@ import {
   diffIngress
 } from '../../src/aws/security-group.js'
 import { resourceTags } from '../../src/aws/tags.js'
-import { describeWithMoto } from '../support/moto.js'
+import { describeWithMoto } from '../support/moto-suite.js'
 
 describeWithMoto('aws deployment lock against moto', suite => {
   const ec2 = () => createAwsClients(suite.moto.region).ec2

@@ -8,7 +8,7 @@ import { resolveImage } from '../../src/aws/image.js'
 import { resolveNetwork } from '../../src/aws/network.js'
 import { createSecurityGroup } from '../../src/aws/security-group.js'
 import { IMAGES, PUBLIC_PARAMETERS, UBUNTU_PARAMETER } from '../support/moto-images.js'
-import { describeWithMoto } from '../support/moto.js'
+import { describeWithMoto } from '../support/moto-suite.js'
 
 describeWithMoto('moto harness', suite => {
   it('routes default SDK clients to moto through the standard variables', async () => {

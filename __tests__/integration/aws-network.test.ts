@@ -5,7 +5,7 @@ import { CreateSecurityGroupCommand } from '@aws-sdk/client-ec2'
 import { createAwsClients } from '../../src/aws/client.js'
 import { NetworkError, resolveNetwork } from '../../src/aws/network.js'
 import { resolveSshCidr } from '../../src/aws/runner-address.js'
-import { describeWithMoto } from '../support/moto.js'
+import { describeWithMoto } from '../support/moto-suite.js'
 
 describeWithMoto('aws network against moto', suite => {
   const clients = () => createAwsClients(suite.moto.region)

@@ -21,7 +21,7 @@ import {
   revokeAllSsh
 } from '../../src/aws/security-group.js'
 import { resourceTags } from '../../src/aws/tags.js'
-import { describeWithMoto } from '../support/moto.js'
+import { describeWithMoto } from '../support/moto-suite.js'
 
 describeWithMoto('aws security group against moto', suite => {
   const ec2 = () => createAwsClients(suite.moto.region).ec2

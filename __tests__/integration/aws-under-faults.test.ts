@@ -24,7 +24,8 @@ import {
 import { resourceTags } from '../../src/aws/tags.js'
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js'
 import { IMAGES } from '../support/moto-images.js'
-import { describeWithMoto, useEnv, type TestVpc } from '../support/moto.js'
+import { useEnv, type TestVpc } from '../support/moto.js'
+import { describeWithMoto } from '../support/moto-suite.js'
 
 describeWithMoto('aws building blocks under EC2 faults', suite => {
   let proxy: FaultProxy

@@ -33,7 +33,6 @@
 //   moto-server.py (a thin launcher around moto.server's main) serves it from a file.
 // - MOTO_AMIS_PATH replaces moto's whole image catalogue in every region (moto-images.ts), and
 //   moto forces owner alias "amazon" on every seeded image.
-import { afterAll, beforeAll, beforeEach, describe } from '@jest/globals'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -375,49 +374,4 @@ export function useEnv(env: Record<string, string>): () => void {
       else process.env[k] = v
     }
   }
-}
-
-export interface MotoSuite {
-  /** The running moto; read it inside tests and hooks (it starts in beforeAll). */
-  readonly moto: Moto
-}
-
-/**
- * describe() with a moto for the whole file: started once (env applied for the code under
- * test), reset before each test, stopped after the last. Without Python and moto the suite
- * is skipped with the reason printed (REQUIRE_INTEGRATION=1 turns the skip into a failure).
- */
-export function describeWithMoto(
-  name: string,
-  body: (suite: MotoSuite) => void,
-  options: StartMotoOptions = {}
-): void {
-  const reason = motoUnavailable()
-  if (reason) {
-    console.warn(`Skipping '${name}': ${reason}`)
-    describe.skip(name, () => body({ moto: undefined as unknown as Moto }))
-    return
-  }
-  let running: Moto | undefined
-  let restore: (() => void) | undefined
-  const suite: MotoSuite = {
-    get moto() {
-      if (!running) throw new Error('moto is not running (use it inside tests and hooks)')
-      return running
-    }
-  }
-  describe(name, () => {
-    beforeAll(async () => {
-      running = await startMoto(options)
-      restore = useEnv(running.env)
-    }, 60_000)
-    afterAll(async () => {
-      restore?.()
-      await running?.stop()
-    }, 30_000)
-    beforeEach(async () => {
-      await running?.reset()
-    })
-    body(suite)
-  })
 }
