@@ -46,10 +46,18 @@ export interface RunActionOptions {
   killSignal?: NodeJS.Signals
 }
 
-export async function runAction(
+/** What a runner gives a step: INPUT_* and STATE_* variables, and files for outputs,
+ * state and the job summary, read back once the step has ended. */
+export interface RunnerWorkspace {
+  env: NodeJS.ProcessEnv
+  read(): { outputs: Record<string, string>; state: Record<string, string>; summary: string }
+  remove(): void
+}
+
+export function runnerWorkspace(
   inputs: Record<string, string>,
-  options: RunActionOptions = {}
-): Promise<ActionRun> {
+  options: { env?: Record<string, string>; state?: Record<string, string> } = {}
+): RunnerWorkspace {
   const dir = mkdtempSync(join(tmpdir(), 'openemr-redis-run-'))
   const files = {
     GITHUB_OUTPUT: join(dir, 'output'),
@@ -65,6 +73,23 @@ export async function runAction(
   }
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v
   for (const [k, v] of Object.entries(options.state ?? {})) env[`STATE_${k}`] = v
+  return {
+    env,
+    read: () => ({
+      outputs: parseFileCommands(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
+      state: parseFileCommands(readFileSync(files.GITHUB_STATE, 'utf8')),
+      summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8')
+    }),
+    remove: () => rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export async function runAction(
+  inputs: Record<string, string>,
+  options: RunActionOptions = {}
+): Promise<ActionRun> {
+  const workspace = runnerWorkspace(inputs, options)
+  const env = workspace.env
   try {
     const { code, stdout, stderr } = await new Promise<{
       code: number
@@ -93,11 +118,9 @@ export async function runAction(
       code,
       stdout,
       stderr,
-      outputs: parseFileCommands(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
-      state: parseFileCommands(readFileSync(files.GITHUB_STATE, 'utf8')),
-      summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8')
+      ...workspace.read()
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    workspace.remove()
   }
 }

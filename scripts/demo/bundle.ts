@@ -2,11 +2,9 @@
 // saved state and job summary through the runner's files) and hands each line of its output
 // to the caller as it comes, so the demo shows progress live rather than after the fact.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { NODE24, parseFileCommands } from '../../__tests__/support/run-action.js'
+import { NODE24, runnerWorkspace } from '../../__tests__/support/run-action.js'
 
 export interface BundleRun {
   code: number
@@ -36,21 +34,8 @@ export function killRunningBundle(): void {
 }
 
 export async function runBundle(options: BundleOptions): Promise<BundleRun> {
-  const dir = mkdtempSync(join(tmpdir(), 'openemr-redis-demo-'))
-  const files = {
-    GITHUB_OUTPUT: join(dir, 'output'),
-    GITHUB_STATE: join(dir, 'state'),
-    GITHUB_STEP_SUMMARY: join(dir, 'summary')
-  }
-  for (const f of Object.values(files)) writeFileSync(f, '')
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    ...options.env,
-    ...files
-  }
-  for (const [k, v] of Object.entries(options.inputs)) env[`INPUT_${k.toUpperCase()}`] = v
-  for (const [k, v] of Object.entries(options.state ?? {})) env[`STATE_${k}`] = v
+  const workspace = runnerWorkspace(options.inputs, options)
+  const env = workspace.env
 
   const started = performance.now()
   const lines: BundleRun['lines'] = []
@@ -82,14 +67,12 @@ export async function runBundle(options: BundleOptions): Promise<BundleRun> {
     return {
       code,
       lines,
-      outputs: parseFileCommands(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
-      state: parseFileCommands(readFileSync(files.GITHUB_STATE, 'utf8')),
-      summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
+      ...workspace.read(),
       seconds: (performance.now() - started) / 1000
     }
   } finally {
     current = undefined
-    rmSync(dir, { recursive: true, force: true })
+    workspace.remove()
   }
 }
 
