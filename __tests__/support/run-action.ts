@@ -1,7 +1,7 @@
 // Runs the committed bundle the way a GitHub runner does: inputs as INPUT_* variables, and
 // outputs, saved state and the job summary written to the files the runner provides.
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -36,6 +36,8 @@ export function parseFileCommands(text: string): Record<string, string> {
 
 export interface RunActionOptions {
   node?: string
+  /** The bundle to run; default dist/index.js of the working directory. */
+  script?: string
   env?: Record<string, string>
   /** State saved by the main step: makes this run the post step. */
   state?: Record<string, string>
@@ -84,6 +86,19 @@ export function runnerWorkspace(
   }
 }
 
+/**
+ * A private copy of dist/: long suites run the bundle as it was when they started, even if
+ * someone rebuilds dist/ in the same working tree meanwhile.
+ */
+export function snapshotBundle(): { script: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'openemr-redis-bundle-'))
+  cpSync('dist', dir, { recursive: true })
+  return {
+    script: join(dir, 'index.js'),
+    remove: () => rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 export async function runAction(
   inputs: Record<string, string>,
   options: RunActionOptions = {}
@@ -98,7 +113,7 @@ export async function runAction(
     }>(resolve => {
       execFile(
         options.node ?? NODE24,
-        ['dist/index.js'],
+        [options.script ?? 'dist/index.js'],
         {
           env,
           timeout: options.timeoutMs ?? 600_000,
