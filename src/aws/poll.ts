@@ -126,8 +126,10 @@ export async function retryEventualConsistency<T>(
     {
       what: options.what ?? 'waiting for AWS to see a new resource',
       deadline: bound,
-      intervalMs: options.intervalMs ?? 250,
-      maxIntervalMs: options.maxIntervalMs ?? 2000
+      // A new resource usually becomes visible within a second; a NotFound retry is one cheap
+      // call, so checking often keeps the run within moments of AWS being ready.
+      intervalMs: options.intervalMs ?? 100,
+      maxIntervalMs: options.maxIntervalMs ?? 500
     }
   ).catch(error => {
     // Past the bound the NotFound may be real: surface AWS's own error, not a timeout.

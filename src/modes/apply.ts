@@ -72,8 +72,10 @@ export async function apply(ctx: RunContext): Promise<void> {
     const group = await phase(ctx, 'network', () => ensureGroup(ctx, journal, found))
     groupId = group.id
     lock = await phase(ctx, 'lock', () => takeLock(ctx, groupId))
-    // Another run may have finished between the first look and the lock: look again.
-    const current: Deployment = { ...found, ...(await findResources(ctx)) }
+    // Another run may have finished between the first look and the lock: look again — unless
+    // this run created the group, in which case no other run can have held its lock before.
+    const createdGroup = journal.created.some(r => r.kind === 'security group')
+    const current: Deployment = createdGroup ? found : { ...found, ...(await findResources(ctx)) }
 
     const privateIpBefore = current.instance?.privateIp ?? ''
     const needsProvisioning =
