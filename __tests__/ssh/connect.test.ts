@@ -164,6 +164,28 @@ describe('connectPinned', () => {
     expect(session.info.attempts).toBe(attempts.length)
   })
 
+  it('stops retrying at once when the caller aborts (the instance died while booting)', async () => {
+    const port = await freePort()
+    const controller = new AbortController()
+    const attempts: ConnectAttempt[] = []
+    const pending = connectPinned({
+      host: '127.0.0.1',
+      port,
+      username: 'ubuntu',
+      privateKey: clientKey.privateKey,
+      hostKeyFingerprints: [hostKey.fingerprint],
+      deadline: inSeconds(30),
+      signal: controller.signal,
+      onAttempt: a => attempts.push(a)
+    })
+    await new Promise(resolve => setTimeout(resolve, 300))
+    const started = Date.now()
+    controller.abort(new Error('instance i-1 terminated while booting'))
+    await expect(pending).rejects.toThrow('instance i-1 terminated while booting')
+    expect(Date.now() - started).toBeLessThan(1500)
+    expect(attempts.length).toBeGreaterThanOrEqual(1)
+  })
+
   it('retries connections reset during the handshake, as while the host boots', async () => {
     const s = await server({ dropFirst: 2 })
     const attempts: ConnectAttempt[] = []

@@ -83,30 +83,55 @@ export async function apply(ctx: RunContext): Promise<void> {
       tagValue(current.instance.tags, CONFIG_HASH_TAG) !==
         desiredConfigHash(ctx.settings, privateIpBefore)
     const addressTask = ensureAddressAllocated(ctx, journal, current.address, needsProvisioning)
-    const { instance, access } = await phase(ctx, 'instance', () =>
+    const launched = await phase(ctx, 'instance', () =>
       ensureInstance(ctx, journal, current, groupId)
     )
-    const address = await phase(ctx, 'address', () =>
-      ensureAddressAssociated(ctx, addressTask, instance)
-    )
-    const publicIp = address?.publicIp ?? instance.publicIp ?? ''
-    const privateIp = instance.privateIp ?? ''
+    // If the instance dies while booting, SSH attempts to it stop at once.
+    const abort = new AbortController()
+    launched.running.catch(error => abort.abort(error))
+    const locate = async () => {
+      const running = await launched.running
+      const address = await phase(ctx, 'address', () =>
+        ensureAddressAssociated(ctx, addressTask, running)
+      )
+      return { instance: running, address }
+    }
 
+    const privateIp = launched.instance.privateIp ?? ''
     const configHash = desiredConfigHash(ctx.settings, privateIp)
-    if (tagValue(instance.tags, CONFIG_HASH_TAG) !== configHash) {
-      await phase(ctx, 'provision', async () => {
+    const provisionVia = (publicIp: string) =>
+      phase(ctx, 'provision', async () => {
         await provision(ctx, {
           groupId,
-          instance,
+          instance: launched.instance,
           publicIp,
           vpcCidr: found.network.vpcCidr,
-          access: access ?? (await pinnedAccess(ctx, instance))
+          access: launched.access ?? (await pinnedAccess(ctx, launched.instance)),
+          signal: abort.signal
         })
-        await tagResource(ctx.clients.ec2, instance.id, [
+        await tagResource(ctx.clients.ec2, launched.instance.id, [
           { Key: CONFIG_HASH_TAG, Value: configHash }
         ])
       })
-    } else core.info(`Redis on ${instance.id} already has this configuration; SSH stays closed.`)
+    let located: Awaited<ReturnType<typeof locate>>
+    if (tagValue(launched.instance.tags, CONFIG_HASH_TAG) === configHash) {
+      located = await locate()
+      core.info(
+        `Redis on ${launched.instance.id} already has this configuration; SSH stays closed.`
+      )
+    } else if (ctx.settings.sshVia === 'private') {
+      // SSH to the private address needs neither EC2's "running" nor the Elastic IP: sshd
+      // answering is the real signal, so both waits go on while provisioning starts.
+      const [where, provisioned] = await Promise.allSettled([locate(), provisionVia('')])
+      if (where.status === 'rejected') throw where.reason
+      if (provisioned.status === 'rejected') throw provisioned.reason
+      located = where.value
+    } else {
+      located = await locate()
+      await provisionVia(located.address?.publicIp ?? located.instance.publicIp ?? '')
+    }
+    const { instance, address } = located
+    const publicIp = address?.publicIp ?? instance.publicIp ?? ''
 
     if (ctx.settings.elasticIp === 'release' && address) {
       await releaseAddress(ctx.clients.ec2, address.allocationId, ctx.deadline)
@@ -279,13 +304,15 @@ async function ensureAddressAssociated(
   return { ...address, instanceId: instance.id }
 }
 
+const ready = (instance: InstanceSummary) => ({ instance, running: Promise.resolve(instance) })
+
 /** Reuses the deployment's instance (starting it when stopped) or launches a new one. */
 async function ensureInstance(
   ctx: RunContext,
   journal: Journal,
   found: Deployment,
   groupId: string
-): Promise<{ instance: InstanceSummary; access?: SshAccess }> {
+): Promise<{ instance: InstanceSummary; running: Promise<InstanceSummary>; access?: SshAccess }> {
   const { settings } = ctx
   const { ec2, ssm } = ctx.clients
   let existing = found.instance
@@ -304,14 +331,14 @@ async function ensureInstance(
     existing = undefined
   }
   if (existing) {
-    if (existing.state === 'running') return { instance: existing }
+    if (existing.state === 'running') return ready(existing)
     if (existing.state === 'stopped' || existing.state === 'stopping') {
       if (existing.state === 'stopping')
         await waitForState(ec2, existing.id, 'stopped', ctx.deadline)
       await startInstance(ec2, existing.id)
       ctx.changes.push(`started instance ${existing.id}`)
     }
-    return { instance: await waitForState(ec2, existing.id, 'running', ctx.deadline) }
+    return ready(await waitForState(ec2, existing.id, 'running', ctx.deadline))
   }
 
   const image = await resolveImage(ec2, ssm, {
@@ -351,11 +378,18 @@ async function ensureInstance(
   ctx.changes.push(
     `launched instance ${launched.instance.id} (${settings.instanceType}, ${image.name}) in ${launched.subnetId}`
   )
-  const instance = await waitForState(ec2, launched.instance.id, 'running', ctx.deadline)
-  return { instance, access }
+  const running = waitForState(ec2, launched.instance.id, 'running', ctx.deadline)
+  // With ssh-via private, provisioning starts before EC2 reports running (see apply).
+  if (settings.sshVia === 'private') {
+    running.catch(() => undefined)
+    return { instance: launched.instance, running, access }
+  }
+  const instance = await running
+  return { instance, running: Promise.resolve(instance), access }
 }
 
 interface ProvisionPlan {
+  signal?: AbortSignal
   groupId: string
   instance: InstanceSummary
   publicIp: string
@@ -381,7 +415,8 @@ async function provision(ctx: RunContext, p: ProvisionPlan): Promise<void> {
       host,
       privateIp: p.instance.privateIp ?? '',
       username: settings.sshUser,
-      access: p.access
+      access: p.access,
+      signal: p.signal
     })
     ctx.changes.push(
       result.changed

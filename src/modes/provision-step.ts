@@ -11,6 +11,7 @@ export interface ProvisionTarget {
   privateIp: string
   username: string
   access: SshAccess
+  signal?: AbortSignal
 }
 
 /**
@@ -27,7 +28,8 @@ export async function provisionOverSsh(
     username: target.username,
     privateKey: target.access.privateKey,
     hostKeyFingerprints: target.access.hostKeyFingerprints,
-    deadline: ctx.deadline
+    deadline: ctx.deadline,
+    signal: target.signal
   })
   try {
     core.info(`Connected to ${target.host} as ${target.username}; host key pinned`)

@@ -34,6 +34,8 @@ export interface ConnectPinnedOptions {
   tcpTimeoutMs?: number
   /** Limit for one SSH handshake + authentication. Default 10 s. */
   handshakeTimeoutMs?: number
+  /** Stops retrying (the reason becomes the error) when the caller gives up on the host. */
+  signal?: AbortSignal
   /**
    * Authentication rejections tolerated before giving up (default 2): an image whose sshd
    * starts before cloud-init has written authorized_keys rejects the first few attempts.
@@ -256,6 +258,7 @@ export async function connectPinned(options: ConnectPinnedOptions): Promise<SshS
   let delay = FIRST_DELAY_MS
 
   for (let attempt = 1; ; attempt++) {
+    options.signal?.throwIfAborted()
     const left = remaining(options.deadline)
     const result = await attemptOnce({
       host: options.host,
