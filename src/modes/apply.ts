@@ -88,7 +88,6 @@ export async function apply(ctx: RunContext): Promise<void> {
     )
     // If the instance dies while booting, SSH attempts to it stop at once.
     const abort = new AbortController()
-    launched.running.catch(error => abort.abort(error))
     const locate = async () => {
       const running = await launched.running
       const address = await phase(ctx, 'address', () =>
@@ -122,7 +121,10 @@ export async function apply(ctx: RunContext): Promise<void> {
     } else if (ctx.settings.sshVia === 'private') {
       // SSH to the private address needs neither EC2's "running" nor the Elastic IP: sshd
       // answering is the real signal, so both waits go on while provisioning starts.
-      const [where, provisioned] = await Promise.allSettled([locate(), provisionVia('')])
+      const locating = locate()
+      // An address that cannot be had ends the run: SSH attempts stop rather than wait it out.
+      locating.catch(error => abort.abort(error))
+      const [where, provisioned] = await Promise.allSettled([locating, provisionVia('')])
       if (where.status === 'rejected') throw where.reason
       if (provisioned.status === 'rejected') throw provisioned.reason
       located = where.value
