@@ -8,7 +8,7 @@ import { connectPinned } from '../src/ssh/connect.js'
 import { generateEd25519KeyPair, renderCloudConfig } from '../src/ssh/keys.js'
 import { provisionRedis } from '../src/redis/provision.js'
 import { startTestHost, type TestHost } from '../__tests__/support/test-host.js'
-import { median } from './lib/stats.js'
+import { median, spread, type Spread } from './lib/stats.js'
 import { sshAfterOpen, type SshOpenResult } from './ssh-open.js'
 
 const ADDRESS = '10.78.1.4'
@@ -62,46 +62,6 @@ export interface MemoryUse {
   perSession?: number
   /** Mean MEMORY USAGE of a session key (its own allocation, without the keyspace's overhead). */
   keyUsage: number
-}
-
-export interface Spread {
-  geomean: number
-  /** 95 % confidence interval of the geometric mean (t-interval on the log ratios). */
-  low: number
-  high: number
-  min: number
-  max: number
-}
-
-// Two-sided 95 % t quantiles by degrees of freedom; between entries the smaller df (wider).
-const T95: [number, number][] = [
-  [1, 12.706],
-  [2, 4.303],
-  [3, 3.182],
-  [4, 2.776],
-  [5, 2.571],
-  [7, 2.365],
-  [10, 2.228],
-  [15, 2.131],
-  [20, 2.086],
-  [30, 2.042],
-  [40, 2.021],
-  [60, 2.0]
-]
-const t95 = (df: number) => T95.filter(([k]) => k <= df).pop()?.[1] ?? Infinity
-
-function spread(values: number[]): Spread {
-  const logs = values.map(Math.log)
-  const m = logs.reduce((a, v) => a + v, 0) / logs.length
-  const sd = Math.sqrt(logs.reduce((a, v) => a + (v - m) ** 2, 0) / (logs.length - 1))
-  const half = (t95(logs.length - 1) * sd) / Math.sqrt(logs.length)
-  return {
-    geomean: Math.exp(m),
-    low: Math.exp(m - half),
-    high: Math.exp(m + half),
-    min: Math.min(...values),
-    max: Math.max(...values)
-  }
 }
 
 export interface RedisResults {

@@ -1,6 +1,8 @@
 // bench/results.md: the tables README quotes, each target with its result, and for every
 // target missed what the measurements say would close it.
+import type { Spread } from './lib/stats.js'
 import type { Results } from './main.js'
+import { CONTROL } from './startup.js'
 
 const table = (head: string[], rows: (string | number)[][]) =>
   [
@@ -47,35 +49,46 @@ export function renderMarkdown(r: Results): string {
   else {
     const sum = cloud.summary
     const first = cloud.cycles[0]
+    const rp = cloud.reprovision
+    const runs = [
+      ...cloud.cycles.map((c, i) => ({ name: `fresh ${i + 1}`, run: c })),
+      ...(rp ? [{ name: 're-provision', run: rp }] : [])
+    ]
+    const cell = (w: { slackMs: number; critical: boolean } | undefined) =>
+      !w ? '–' : w.critical ? ms(w.slackMs) : `(${ms(w.slackMs)}, alongside)`
     body.push(
-      `The committed bundle applies, under Node 24, against moto behind the fault proxy, which models EC2's timings: ${cloud.model.scale}. Every instance is booted as a real Debian host whose firewall follows the security group. Ready moments come from the proxy's timeline (a new id stops answering NotFound, an instance stops being pending) and, for SSH, from the runner probing port 22 every 50 ms; the action moved on when the call that found the resource ready answered (the proxy's log) or when sshd accepted its login (sshd's journal). Slack is the time in between, less one SSH handshake for SSH. Critical path = wall time − slack. ${cloud.cycles.length} fresh applies, each followed by a destroy.`,
+      `The committed bundle applies, under Node 24, against moto behind the fault proxy, which models EC2's timings: ${cloud.model.scale}. Every instance is booted as a real Debian host — once the model says it is running — whose firewall follows the security group. Ready moments come from the proxy's timeline (a new id stops answering NotFound, an instance stops being pending) and, for SSH, from the runner probing port 22 every 50 ms; the action moved on when the call that found the resource ready answered (the proxy's log) or when sshd accepted its login (sshd's journal). Slack is the time in between, less one SSH handshake for SSH. A wait that went on alongside SSH and provisioning (marked "alongside") delayed nothing and does not count. Critical path = wall time − slack. ${cloud.cycles.length} fresh applies, each followed by a destroy, and after the first a re-provision (redis-maxmemory changed on the running instance).`,
       '',
       table(
-        ['wait', ...cloud.cycles.map((_, i) => `run ${i + 1}`), 'median'],
-        sum.byWait.map(w => [w.what, ...w.slacksMs.map(ms), `**${ms(w.medianSlackMs)}**`])
+        ['wait', ...runs.map(r => r.name), 'median of fresh'],
+        sum.byWait.map(w => [
+          w.what,
+          ...runs.map(r => cell(r.run.waits.find(x => x.what === w.what))),
+          `**${ms(w.medianSlackMs)}**${w.critical.every(c => !c) ? ' (alongside)' : ''}`
+        ])
       ),
       '',
       table(
-        ['', ...cloud.cycles.map((_, i) => `run ${i + 1}`), 'median', 'target'],
+        ['', ...runs.map(r => r.name), 'median of fresh', 'target'],
         [
           [
             'total slack',
-            ...cloud.cycles.map(c => s(c.totalSlackS)),
+            ...runs.map(r => s(r.run.totalSlackS)),
             `**${s(sum.medianTotalSlackS)}**`,
             '≤ 0.5 s'
           ],
-          ['wall time', ...cloud.cycles.map(c => s(c.wallS, 1)), s(sum.medianWallS, 1), ''],
-          ['critical path', ...cloud.cycles.map(c => s(c.criticalPathS, 1)), '', ''],
+          ['wall time', ...runs.map(r => s(r.run.wallS, 1)), s(sum.medianWallS, 1), ''],
+          ['critical path', ...runs.map(r => s(r.run.criticalPathS, 1)), '', ''],
           [
             'wall / critical path',
-            ...cloud.cycles.map(c => x(c.ratio, 3)),
+            ...runs.map(r => x(r.run.ratio, 3)),
             `**${x(sum.medianRatio, 3)}**`,
             '≤ 1.05'
           ]
         ]
       ),
       '',
-      `Phases of run 1 (the action's own lines): ${first.phases.map(p => `${p.phase} ${p.seconds} s`).join(', ')}. The host booted in ${ms(first.hostBootMs)}; one SSH handshake took ${ms(first.waits.find(w => w.floorMs > 0)?.floorMs ?? NaN)}.`,
+      `Phases of fresh 1 (the action's own lines): ${first.phases.map(p => `${p.phase} ${p.seconds} s`).join(', ')}. Its host booted in ${ms(first.hostBootMs)}; one SSH handshake took ${ms(first.waits.find(w => w.floorMs > 0)?.floorMs ?? NaN)}.`,
       ''
     )
     targets.push(
@@ -92,6 +105,13 @@ export function renderMarkdown(r: Results): string {
         verdict(sum.medianRatio <= 1.05)
       ]
     )
+    if (rp)
+      targets.push([
+        '1',
+        're-provision: slack ≤ 0.5 s, ratio ≤ 1.05',
+        `${s(rp.totalSlackS)}, ${x(rp.ratio, 3)}`,
+        verdict(rp.totalSlackS <= 0.5 && rp.ratio <= 1.05)
+      ])
     const b = cloud.baseline
     body.push(
       '### Baseline: the SDK waiter',
@@ -130,6 +150,7 @@ export function renderMarkdown(r: Results): string {
       ),
       ''
     )
+    body.push(...closeWaits(r))
   }
 
   body.push('## 2. API cost', '')
@@ -155,6 +176,7 @@ export function renderMarkdown(r: Results): string {
       ),
       ''
     )
+    body.push(...closeCalls(r))
     const fresh = cloud.costs.find(c => c.run === 'fresh apply')
     const converged = cloud.costs.find(c => c.run === 'converged re-run')
     if (fresh)
@@ -209,6 +231,7 @@ export function renderMarkdown(r: Results): string {
       ),
       ''
     )
+    body.push(...startupVerdict(r))
     const dist = st.variants[0]
     targets.push([
       '3',
@@ -289,4 +312,124 @@ export function renderMarkdown(r: Results): string {
 
   out.push('## Targets', '', table(['item', 'target', 'result', ''], targets), '', ...body)
   return out.join('\n').replace(/\n{3,}/g, '\n\n')
+}
+
+/** Where the slack that is left comes from, and what the measurements say would remove it. */
+function closeWaits(r: Results): string[] {
+  const cloud = r.cloud?.result
+  if (!cloud) return []
+  const lines = ['### Where the slack is', '']
+  const fresh = (what: string) => cloud.summary.byWait.find(w => w.what === what)
+  const sshFresh = fresh('SSH reachable from the runner')
+  const sshAgain = cloud.reprovision?.waits.find(w => w.what === 'SSH reachable from the runner')
+  const open = r.redis?.result?.sshOpen
+  const sshParts = [
+    sshFresh ? `${ms(sshFresh.medianSlackMs)} on a fresh apply` : '',
+    sshAgain ? `${ms(sshAgain.slackMs)} on the re-provision` : ''
+  ].filter(Boolean)
+  const again =
+    sshAgain === undefined
+      ? ''
+      : sshAgain.slackMs > 300
+        ? ' That is what happened on this re-provision.'
+        : ` On this re-provision the rule was in before the first SYN (${ms(sshAgain.slackMs)}).`
+  lines.push(
+    `**SSH (${sshParts.join(', ')}).** On a fresh apply the SSH rule is in place before the host boots, and the slack is how long after sshd starts the action's next attempt comes (an attempt ends on connectPinned's TCP timeout, then a short pause). On a re-provision the host is up and the action connects right after authorizing the rule; a SYN that arrives before the rule is in the host's firewall is dropped, and the kernel sends it again only about a second later.${again}` +
+      (open
+        ? ` Measured directly on a test host whose firewall opens port 22 ${open.openAfterMs} ms after connectPinned starts (${open.trials} trials each; a login with the port already open takes ${ms(open.openLoginMs)}):`
+        : ''),
+    ''
+  )
+  if (open) {
+    lines.push(
+      table(
+        ['connect', 'login after the port opened (median)', 'trials'],
+        open.variants.map(v => [
+          v.name,
+          `**${ms(v.medianAfterOpenMs)}**`,
+          v.afterOpenMs.map(ms).join(', ')
+        ])
+      ),
+      ''
+    )
+    const [dflt, short] = open.variants
+    if (dflt && short && dflt.medianAfterOpenMs - short.medianAfterOpenMs > 200)
+      lines.push(
+        `A TCP timeout of ${short.tcpTimeoutMs} ms (connectPinned's tcpTimeoutMs, which src/modes/provision-step.ts does not pass) starts a new SYN before the kernel's retransmission and saves about ${ms(dflt.medianAfterOpenMs - short.medianAfterOpenMs)} whenever the port opens while an attempt is in flight. Far runners (a round trip near ${short.tcpTimeoutMs} ms) would need it to grow after a few timeouts.`,
+        ''
+      )
+  }
+  const sg = fresh('security group visible after its create')
+  if (sg)
+    lines.push(
+      `**Security group visible (${ms(sg.medianSlackMs)}).** Right after CreateSecurityGroup the Redis rule's AuthorizeSecurityGroupIngress meets InvalidGroup.NotFound and is retried (src/aws/poll.ts, retryEventualConsistency); the slack is the tail of its last pause. The image lookup (DescribeInstanceTypes, GetParameter, DescribeImages: about 0.4 s of calls after the network and lock phases) does not need the group: run right after CreateSecurityGroup, it would cover the window with useful work and save its NotFound retries.`,
+      ''
+    )
+  const running = fresh('instance running')
+  if (running)
+    lines.push(
+      running.critical.every(c => !c)
+        ? `**Instance running (${ms(running.medianSlackMs)}).** Awaited alongside SSH and provisioning (ssh-via private connects as soon as sshd answers), so it delays nothing; it still costs its polls (below). Computed for EC2's real pending times, the 1 s cap of src/aws/poll.ts leaves about 0.5 s on average — which would count again where the run does wait for running (ssh-via public, with an Elastic IP to associate first).`
+        : `**Instance running (${ms(running.medianSlackMs)}).** The 1 s cap of src/aws/poll.ts bounds it (about 0.5 s on average at EC2's real pending times, computed above); a 0.5 s cap halves it at about 1.6 times the polls. With ssh-via private it need not be awaited at all: RunInstances answers the private address, and TCP attempts are not API calls.`,
+      ''
+    )
+  return lines
+}
+
+/** Where the fresh apply's calls go, and which could go. */
+function closeCalls(r: Results): string[] {
+  const cloud = r.cloud?.result
+  const fresh = cloud?.costs.find(c => c.run === 'fresh apply')
+  if (!cloud || !fresh || fresh.calls.total <= 20) return []
+  const calls = cloud.cycles[0].calls
+  const launch = calls.findIndex(c => c.action === 'RunInstances')
+  const polls = calls.filter((c, i) => i > launch && c.action === 'DescribeInstances').length
+  const notFound = calls.filter(c => c.injected === 'InvalidInstanceID.NotFound').length
+  const retries = calls.filter(
+    c => c.action === 'AuthorizeSecurityGroupIngress' && c.injected === 'InvalidGroup.NotFound'
+  ).length
+  const single = fresh.calls.total - polls - retries
+  const once = new Map<string, number>()
+  calls.forEach((c, i) => {
+    const waiting =
+      (i > launch && c.action === 'DescribeInstances') ||
+      (c.action === 'AuthorizeSecurityGroupIngress' && c.injected === 'InvalidGroup.NotFound')
+    if (!waiting) once.set(c.action, (once.get(c.action) ?? 0) + 1)
+  })
+  const running = cloud.summary.byWait.find(w => w.what === 'instance running')
+  const offPath = running !== undefined && running.critical.every(c => !c)
+  return [
+    '### What would close it',
+    '',
+    `${polls + retries} of the fresh apply's ${fresh.calls.total} calls are waiting: ${polls} DescribeInstances until running (${notFound} of them inside the NotFound window after RunInstances) and ${retries} AuthorizeSecurityGroupIngress retried on InvalidGroup.NotFound. The other ${single} are one per step: ${[...once].map(([n, k]) => (k > 1 ? `${n} ×${k}` : n)).join(', ')}. At EC2's real pending times the polls alone grow to 13–22 (computed table above), so the target holds only if waiting costs few calls. Candidates:`,
+    '',
+    offPath
+      ? `- The running wait is off the critical path with ssh-via private (it goes on alongside SSH), so it can poll slowly — a first look after a few seconds and pauses of several seconds cost no time and leave 2–3 polls at this scale, a handful at EC2's.`
+      : `- With ssh-via private, connect instead of polling for running (TCP attempts are not API calls) and look at the state only every few seconds.`,
+    `- Run the image lookup before the first call that names the new group, so its NotFound window passes meanwhile (−${retries}).`,
+    '- Call DescribeInstanceTypes only for types whose architecture the name does not give (the Graviton families have a g after the generation; −1).',
+    '- Close SSH by revoking the rule this run added, leaving the describe-and-sweep of every port-22 rule to the post step (−1).',
+    ''
+  ]
+}
+
+function startupVerdict(r: Results): string[] {
+  const st = r.startup?.result
+  if (!st) return []
+  const control = st.variants.find(v => v.variant === CONTROL && !v.error)
+  if (!control) return []
+  const lines = st.variants
+    .filter(v => v !== control && v.vsControl)
+    .map(v => {
+      const q = v.vsControl as Spread
+      const pays = q.high < 0.95
+      const slower = q.low > 1
+      return `- ${v.variant}: ${x(q.geomean)} of the control's time to the first AWS request (95 % interval ${x(q.low)}–${x(q.high)}), ${mb(v.bytes)} — ${pays ? '**pays**' : slower ? 'slower' : 'does not pay'}.`
+    })
+  return [
+    `Round by round against the control (the same source built as \`npm run package\` builds it; ${ms(control.firstRequestMs)} to the first AWS request), counting a change as paying when the whole interval lies below 0.95. The committed dist/index.js is measured as a bundle of its own: its difference from the control is this machine's noise, or a dist/ older than the source.`,
+    '',
+    ...lines,
+    ''
+  ]
 }

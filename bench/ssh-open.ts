@@ -43,7 +43,7 @@ export async function sshAfterOpen(
   const floors: number[] = []
   const variants = [
     {
-      name: 'connectPinned as the action calls it (TCP timeout 3 s)',
+      name: 'connectPinned as provision-step.ts calls it (default TCP timeout)',
       tcpTimeoutMs: undefined,
       afterOpenMs: [] as number[]
     },

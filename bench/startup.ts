@@ -13,9 +13,9 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { NODE24 } from '../__tests__/support/run-action.js'
 import { lazyImport, scratchBuild, type Build, type Variant } from './lib/scratch-build.js'
-import { median } from './lib/stats.js'
+import { median, spread, type Spread } from './lib/stats.js'
 
-export const RUNS = 15
+export const RUNS = 21
 
 // Modes load on use; apply and plan load the GitHub client and SSH/Redis only when they publish
 // or provision (a converged re-run never does).
@@ -56,9 +56,11 @@ const ESBUILD = [
   "--banner:js=import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);"
 ]
 
+export const CONTROL = 'ncc, as npm run package'
+
 const VARIANTS: Variant[] = [
   // The control: built exactly as `npm run package` builds dist/, from the same source as the rest.
-  { name: 'ncc, as npm run package', flags: [] },
+  { name: CONTROL, flags: [] },
   { name: 'ncc --minify', flags: ['--minify'] },
   { name: 'ncc, lazy imports', flags: [], rewrites: LAZY },
   { name: 'esbuild, SDK as ES modules', builder: 'esbuild', flags: ESBUILD },
@@ -148,6 +150,11 @@ export interface StartupVariant {
   firstLineRatio: number
   firstRequestMs: number
   firstRequestRatio: number
+  /**
+   * Against the control build (same source, built as `npm run package` does), round by round:
+   * this variant's time to the first AWS request ÷ the control's. Below 1 is faster.
+   */
+  vsControl?: Spread
   error?: string
 }
 
@@ -197,6 +204,7 @@ export async function startupBench(
       }
     }
     const base = median(e0)
+    const control = requests.get(CONTROL) ?? []
     return {
       runs: RUNS,
       nodeE0Ms: base,
@@ -214,6 +222,9 @@ export async function startupBench(
           firstLineRatio: firstLineMs / base,
           firstRequestMs,
           firstRequestRatio: firstRequestMs / base,
+          ...(control.length && requests.get(t.name)?.length
+            ? { vsControl: spread((requests.get(t.name) ?? []).map((v, i) => v / control[i])) }
+            : {}),
           ...(t.error ? { error: t.error } : {})
         }
       })

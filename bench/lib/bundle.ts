@@ -41,7 +41,7 @@ export async function runBundle(
         lines.push(line)
         options.onLine?.(line)
       })
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000)
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000)
     const code = await new Promise<number>(resolve =>
       child.on('close', (c, signal) => resolve(c ?? (signal ? 128 : 1)))
     )

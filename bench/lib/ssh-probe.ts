@@ -99,7 +99,17 @@ export async function probeSsh(options: {
     await new Promise(r => setTimeout(r, EVERY_MS))
   }
   await Promise.all(inFlight)
-  const l = await login(address, options.username, options.privateKey)
+  // The login only measures what one handshake costs; a reset (sshd busy with the action's own
+  // attempts) is retried rather than allowed to sink the measurement.
+  let l: Awaited<ReturnType<typeof login>> | undefined
+  for (let attempt = 1; !l; attempt++) {
+    try {
+      l = await login(address, options.username, options.privateKey)
+    } catch (error) {
+      if (attempt >= 5) throw error
+      await new Promise(r => setTimeout(r, 100))
+    }
+  }
   return {
     reachableAt: found as number,
     resolutionMs: EVERY_MS,
