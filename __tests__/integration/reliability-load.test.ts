@@ -47,7 +47,8 @@ suite(
         prefix: 'rl',
         password: PASSWORD,
         outsider: true,
-        seed: 30
+        // Of this seed's first 30 draws, 9 are below 0.3, spread over the run.
+        seed: 9
       })
       stack.startCloud()
     }, 180_000)
@@ -143,7 +144,7 @@ suite(
       const calls = totalCalls(counts)
       recordCase({
         category: 'throttling',
-        name: 'fresh apply with 30 % of EC2 and SSM calls throttled (seed 30)',
+        name: 'fresh apply with 30 % of EC2 and SSM calls throttled (seed 9)',
         faults: throttles(counts),
         runs: 1,
         survived: wrong.length === 0 && sshOpen.length === 0,

@@ -187,7 +187,7 @@ export async function redisFrom(
 
 /**
  * A session round trip with AUTH, as an OpenEMR application server would do it; like a client,
- * it tries again (three times) before calling Redis unreachable.
+ * it tries again (five times, a second apart) before calling Redis unreachable.
  */
 export async function sessionRoundTrip(
   host: TestHost,
@@ -197,7 +197,7 @@ export async function sessionRoundTrip(
   // moto hands a terminated instance's address to the next one: the host's neighbour cache
   // may still name the old host's MAC.
   await host.exec(`ip neigh flush to ${address}`)
-  for (let attempt = 1; attempt <= 3; attempt++) {
+  for (let attempt = 1; attempt <= 5; attempt++) {
     const key = `PHPREDIS_SESSION:reliability-${Date.now()}`
     const answer = await redisFrom(host, address, [
       ['AUTH', password],

@@ -201,7 +201,7 @@ export class ReliabilityStack {
   async unhealthy(instanceId: string, ip: string): Promise<string[]> {
     const cloud = this.cloud
     if (!cloud) return ['no FakeCloud running: nothing to check against']
-    await cloud.waitForHost(instanceId)
+    const host = await cloud.waitForHost(instanceId)
     await cloud.synced()
     await forgetNeighbour(ip)
     const [session, ssh, redis] = await Promise.all([
@@ -210,7 +210,15 @@ export class ReliabilityStack {
       runnerReaches(ip, 6379)
     ])
     const wrong: string[] = []
-    if (!session) wrong.push(`no Redis session round trip from ${this.app.address} to ${ip}`)
+    if (!session) {
+      // What the host says about itself, so the report shows why.
+      const state = await host.exec(
+        "systemctl is-active redis-server; ss -Hltn '( sport = :6379 )'; nft list ruleset | grep -E 'saddr|dport' | head -20"
+      )
+      wrong.push(
+        `no Redis session round trip from ${this.app.address} to ${ip} (host: ${state.stdout.replace(/\s+/g, ' ').trim()})`
+      )
+    }
     if (ssh) wrong.push(`the runner reaches ${ip}:22`)
     if (redis) wrong.push(`the runner reaches ${ip}:6379`)
     if (!(await neighbourAnswered(ip)))
