@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-ec2'
 import { mockClient } from 'aws-sdk-client-mock'
 import {
+  ALLOCATION_TAG,
   allocateAddress,
   associateAddress,
   findAddress,
@@ -81,19 +82,59 @@ describe('findAddress', () => {
 })
 
 describe('allocateAddress', () => {
-  it('allocates a VPC address tagged at creation', async () => {
+  const token = () =>
+    ec2Mock
+      .commandCalls(AllocateAddressCommand)[0]
+      .args[0].input.TagSpecifications![0].Tags!.at(-1)!
+
+  it('allocates a VPC address tagged at creation, with a token of its own', async () => {
     ec2Mock
       .on(AllocateAddressCommand)
       .resolves({ AllocationId: 'eipalloc-1', PublicIp: '198.51.100.1' })
-    expect(await allocateAddress(ec2, tags)).toEqual({
+    const address = await allocateAddress(ec2, tags)
+    expect(token().Key).toBe(ALLOCATION_TAG)
+    expect(token().Value).toMatch(/^[0-9a-f-]{36}$/)
+    expect(address).toEqual({
       allocationId: 'eipalloc-1',
       publicIp: '198.51.100.1',
-      tags
+      tags: [...tags, token()]
     })
     expect(ec2Mock.commandCalls(AllocateAddressCommand)[0].args[0].input).toEqual({
       Domain: 'vpc',
-      TagSpecifications: [{ ResourceType: 'elastic-ip', Tags: tags }]
+      TagSpecifications: [{ ResourceType: 'elastic-ip', Tags: [...tags, token()] }]
     })
+    // One attempt: nothing can have been allocated twice, so no look is spent on it.
+    expect(ec2Mock.commandCalls(DescribeAddressesCommand)).toHaveLength(0)
+  })
+
+  it('releases the extra address a retried call made when its first answer was lost', async () => {
+    ec2Mock.on(AllocateAddressCommand).resolves({
+      AllocationId: 'eipalloc-2',
+      PublicIp: '198.51.100.2',
+      $metadata: { attempts: 2 }
+    })
+    ec2Mock
+      .on(DescribeAddressesCommand)
+      .resolves({ Addresses: [{ AllocationId: 'eipalloc-1' }, { AllocationId: 'eipalloc-2' }] })
+    ec2Mock.on(ReleaseAddressCommand).resolves({})
+    const address = await allocateAddress(ec2, tags)
+    expect(address.allocationId).toBe('eipalloc-2')
+    expect(ec2Mock.commandCalls(DescribeAddressesCommand)[0].args[0].input.Filters).toEqual([
+      { Name: `tag:${ALLOCATION_TAG}`, Values: [token().Value] }
+    ])
+    expect(ec2Mock.commandCalls(ReleaseAddressCommand).map(c => c.args[0].input)).toEqual([
+      { AllocationId: 'eipalloc-1' }
+    ])
+  })
+
+  it('releases what a failed call allocated before it gave up, and reports the failure', async () => {
+    ec2Mock.on(AllocateAddressCommand).rejects(new Error('socket hang up'))
+    ec2Mock.on(DescribeAddressesCommand).resolves({ Addresses: [{ AllocationId: 'eipalloc-1' }] })
+    ec2Mock.on(ReleaseAddressCommand).resolves({})
+    await expect(allocateAddress(ec2, tags)).rejects.toThrow('socket hang up')
+    expect(ec2Mock.commandCalls(ReleaseAddressCommand).map(c => c.args[0].input)).toEqual([
+      { AllocationId: 'eipalloc-1' }
+    ])
   })
 })
 

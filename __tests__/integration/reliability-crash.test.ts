@@ -407,11 +407,8 @@ suite('reliability: a failure at every step of a fresh apply (bundle, moto, real
     expect(lost?.found.instances).toBe(1)
   })
 
-  // A known defect, reported: AllocateAddress takes no ClientToken, so the SDK's retry of a
-  // call whose answer was lost allocates a second Elastic IP, which the run never learns of and
-  // leaves tagged with the deployment (destroy removes it). it.failing keeps the default run
-  // green while it lasts and turns red once it is fixed: then make it a plain it.
-  it.failing('a lost AllocateAddress answer: still one address', () => {
+  // AllocateAddress takes no ClientToken: the token tag lets the run release a retry's extra.
+  it('a lost AllocateAddress answer: still one address', () => {
     expect(lost?.found.addresses).toBe(1)
   })
 

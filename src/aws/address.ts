@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import {
   AllocateAddressCommand,
+  type AllocateAddressCommandOutput,
   AssociateAddressCommand,
   DescribeAddressesCommand,
   DisassociateAddressCommand,
@@ -72,23 +74,49 @@ export async function describeAddress(
   }
 }
 
+/** Marks the addresses of one AllocateAddress call, so a retried call's extra can be found. */
+export const ALLOCATION_TAG = 'openemr-redis:allocation'
+
 /**
- * Allocates a VPC Elastic IP, tagged at creation. AllocateAddress has no ClientToken: the
- * caller looks for the deployment's address first (findAddress) and allocates only when
- * there is none.
+ * Allocates a VPC Elastic IP, tagged at creation. AllocateAddress has no ClientToken: when
+ * EC2 acted but its answer was lost, the SDK's retry allocates a second address that the run
+ * would never learn of. Each call therefore carries a token tag of its own; when the SDK needed
+ * more than one attempt, or gave up, every address with that token but the one answered is
+ * released at once. The caller looks for the deployment's address first (findAddress) and
+ * allocates only when there is none.
  */
 export async function allocateAddress(ec2: EC2Client, tags: Tag[]): Promise<AddressInfo> {
-  const answer = await ec2.send(
-    new AllocateAddressCommand({
-      Domain: 'vpc',
-      TagSpecifications: tags.length ? [{ ResourceType: 'elastic-ip', Tags: tags }] : []
-    })
-  )
-  return {
-    allocationId: answer.AllocationId ?? '',
-    publicIp: answer.PublicIp ?? '',
-    tags
+  const token = randomUUID()
+  const tagged = [...tags, { Key: ALLOCATION_TAG, Value: token }]
+  let answer: AllocateAddressCommandOutput
+  try {
+    answer = await ec2.send(
+      new AllocateAddressCommand({
+        Domain: 'vpc',
+        TagSpecifications: [{ ResourceType: 'elastic-ip', Tags: tagged }]
+      })
+    )
+  } catch (error) {
+    await releaseOrphans(ec2, token, undefined).catch(() => undefined)
+    throw error
   }
+  const allocationId = answer.AllocationId ?? ''
+  if ((answer.$metadata?.attempts ?? 1) > 1) await releaseOrphans(ec2, token, allocationId)
+  return { allocationId, publicIp: answer.PublicIp ?? '', tags: tagged }
+}
+
+/** Releases the addresses one allocation call made, but the one it answered with. */
+async function releaseOrphans(
+  ec2: EC2Client,
+  token: string,
+  keep: string | undefined
+): Promise<void> {
+  const answer = await ec2.send(
+    new DescribeAddressesCommand({ Filters: [{ Name: `tag:${ALLOCATION_TAG}`, Values: [token] }] })
+  )
+  for (const orphan of answer.Addresses ?? [])
+    if (orphan.AllocationId && orphan.AllocationId !== keep)
+      await releaseAddress(ec2, orphan.AllocationId)
 }
 
 /**
