@@ -7,7 +7,7 @@ import {
   type AddressInfo
 } from '../aws/address.js'
 import { errorMessage } from '../aws/errors.js'
-import { resolveImage } from '../aws/image.js'
+import { resolveImage, type ResolvedImage } from '../aws/image.js'
 import {
   clientToken,
   launchInstance,
@@ -69,7 +69,11 @@ export async function apply(ctx: RunContext): Promise<void> {
       return
     }
 
-    const group = await phase(ctx, 'network', () => ensureGroup(ctx, journal, found))
+    // The image is looked up once, as early as it is certainly needed (see ensureGroup).
+    const image = once(() => resolveLaunchImage(ctx))
+    const group = await phase(ctx, 'network', () =>
+      ensureGroup(ctx, journal, found, found.instance ? undefined : image)
+    )
     groupId = group.id
     lock = await phase(ctx, 'lock', () => takeLock(ctx, groupId))
     // Another run may have finished between the first look and the lock: look again — unless
@@ -84,7 +88,7 @@ export async function apply(ctx: RunContext): Promise<void> {
         desiredConfigHash(ctx.settings, privateIpBefore)
     const addressTask = ensureAddressAllocated(ctx, journal, current.address, needsProvisioning)
     const launched = await phase(ctx, 'instance', () =>
-      ensureInstance(ctx, journal, current, groupId)
+      ensureInstance(ctx, journal, current, groupId, image)
     )
     // If the instance dies while booting, SSH attempts to it stop at once.
     const abort = new AbortController()
@@ -224,7 +228,8 @@ async function freeLock(lock: Lock): Promise<void> {
 async function ensureGroup(
   ctx: RunContext,
   journal: Journal,
-  found: Deployment
+  found: Deployment,
+  whileNew?: () => Promise<unknown>
 ): Promise<SecurityGroupInfo> {
   const { settings } = ctx
   let group = found.group
@@ -244,6 +249,9 @@ async function ensureGroup(
     if (made.created) {
       journal.record({ kind: 'security group', id: group.id })
       ctx.changes.push(`created security group ${group.id} (${settings.securityGroupName})`)
+      // Right after its create EC2 may not see the group yet, and a rule added at once is
+      // answered NotFound and retried. Work the launch needs anyway fills that window instead.
+      await whileNew?.()
     }
   }
   if (tagValue(group.tags, MANAGED_BY_TAG) !== MANAGED_BY_VALUE) {
@@ -306,6 +314,21 @@ async function ensureAddressAssociated(
   return { ...address, instanceId: instance.id }
 }
 
+async function resolveLaunchImage(ctx: RunContext): Promise<ResolvedImage> {
+  const image = await resolveImage(ctx.clients.ec2, ctx.clients.ssm, {
+    amiId: ctx.settings.amiId,
+    instanceType: ctx.settings.instanceType
+  })
+  if (image.fallbackReason) core.info(`Image: ${image.fallbackReason}`)
+  return image
+}
+
+/** The first call starts `make`; every call shares its one promise. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let started: Promise<T> | undefined
+  return () => (started ??= make())
+}
+
 const ready = (instance: InstanceSummary) => ({ instance, running: Promise.resolve(instance) })
 
 /** Reuses the deployment's instance (starting it when stopped) or launches a new one. */
@@ -313,10 +336,11 @@ async function ensureInstance(
   ctx: RunContext,
   journal: Journal,
   found: Deployment,
-  groupId: string
+  groupId: string,
+  resolveImageOnce: () => Promise<ResolvedImage>
 ): Promise<{ instance: InstanceSummary; running: Promise<InstanceSummary>; access?: SshAccess }> {
   const { settings } = ctx
-  const { ec2, ssm } = ctx.clients
+  const { ec2 } = ctx.clients
   let existing = found.instance
   if (existing && !tagValue(existing.tags, CONFIG_HASH_TAG) && !settings.sshPrivateKey) {
     // Launched by a run that failed before Redis was ever provisioned, with an ephemeral key
@@ -343,11 +367,7 @@ async function ensureInstance(
     return ready(await waitForState(ec2, existing.id, 'running', ctx.deadline))
   }
 
-  const image = await resolveImage(ec2, ssm, {
-    amiId: settings.amiId,
-    instanceType: settings.instanceType
-  })
-  if (image.fallbackReason) core.info(`Image: ${image.fallbackReason}`)
+  const image = await resolveImageOnce()
   const { access, userData } = launchAccess(settings)
   const launched = await launchInstance(ec2, {
     imageId: image.imageId,
@@ -380,13 +400,18 @@ async function ensureInstance(
   ctx.changes.push(
     `launched instance ${launched.instance.id} (${settings.instanceType}, ${image.name}) in ${launched.subnetId}`
   )
-  const running = waitForState(ec2, launched.instance.id, 'running', ctx.deadline)
-  // With ssh-via private, provisioning starts before EC2 reports running (see apply).
+  // With ssh-via private, provisioning starts before EC2 reports running (see apply): the
+  // state is then awaited alongside SSH and apt, which take far longer than pending, so it is
+  // looked at every few seconds rather than every second — fewer calls, no time lost.
   if (settings.sshVia === 'private') {
+    const running = waitForState(ec2, launched.instance.id, 'running', ctx.deadline, {
+      intervalMs: 2000,
+      maxIntervalMs: 4000
+    })
     running.catch(() => undefined)
     return { instance: launched.instance, running, access }
   }
-  const instance = await running
+  const instance = await waitForState(ec2, launched.instance.id, 'running', ctx.deadline)
   return { instance, running: Promise.resolve(instance), access }
 }
 
