@@ -352,25 +352,25 @@ function closeWaits(r: Results): string[] {
       ),
       ''
     )
-    const [dflt, short] = open.variants
-    if (dflt && short && dflt.medianAfterOpenMs - short.medianAfterOpenMs > 200)
+    const [cycling, fixed] = open.variants
+    if (cycling && fixed)
       lines.push(
-        `A TCP timeout of ${short.tcpTimeoutMs} ms (connectPinned's tcpTimeoutMs, which src/modes/provision-step.ts does not pass) starts a new SYN before the kernel's retransmission and saves about ${ms(dflt.medianAfterOpenMs - short.medianAfterOpenMs)} whenever the port opens while an attempt is in flight. Far runners (a round trip near ${short.tcpTimeoutMs} ms) would need it to grow after a few timeouts.`,
+        `Short TCP timeouts send a new SYN before the kernel would retransmit the dropped one (after about a second): ${ms(cycling.medianAfterOpenMs)} against ${ms(fixed.medianAfterOpenMs)} with one ${fixed.tcpTimeoutMs} ms timeout. The 500 and 1000 ms attempts of each turn keep runners far from the host (a round trip above 250 ms) able to connect.`,
         ''
       )
   }
   const sg = fresh('security group visible after its create')
   if (sg)
     lines.push(
-      `**Security group visible (${ms(sg.medianSlackMs)}).** Right after CreateSecurityGroup the Redis rule's AuthorizeSecurityGroupIngress meets InvalidGroup.NotFound and is retried (src/aws/poll.ts, retryEventualConsistency); the slack is the tail of its last pause. The image lookup (DescribeInstanceTypes, GetParameter, DescribeImages: about 0.4 s of calls after the network and lock phases) does not need the group: run right after CreateSecurityGroup, it would cover the window with useful work and save its NotFound retries.`,
+      `**Security group visible (${ms(sg.medianSlackMs)}).** Right after CreateSecurityGroup the run looks up the image (DescribeInstanceTypes, GetParameter, DescribeImages), work the launch needs anyway, while EC2 comes to see the new group; the Redis rule follows. What is left is the lookup outlasting the modelled window, counted here although the time went to useful calls. Running the lookup alongside the rule's NotFound retries would remove it at the cost of those retries' calls.`,
       ''
     )
   const running = fresh('instance running')
   if (running)
     lines.push(
       running.critical.every(c => !c)
-        ? `**Instance running (${ms(running.medianSlackMs)}).** Awaited alongside SSH and provisioning (ssh-via private connects as soon as sshd answers), so it delays nothing; it still costs its polls (below). Computed for EC2's real pending times, the 1 s cap of src/aws/poll.ts leaves about 0.5 s on average — which would count again where the run does wait for running (ssh-via public, with an Elastic IP to associate first).`
-        : `**Instance running (${ms(running.medianSlackMs)}).** The 1 s cap of src/aws/poll.ts bounds it (about 0.5 s on average at EC2's real pending times, computed above); a 0.5 s cap halves it at about 1.6 times the polls. With ssh-via private it need not be awaited at all: RunInstances answers the private address, and TCP attempts are not API calls.`,
+        ? `**Instance running (${ms(running.medianSlackMs)}).** Awaited alongside SSH and provisioning (ssh-via private connects as soon as sshd answers), so it delays nothing; src/modes/apply.ts looks at the state every 2–4 s there, which keeps its polls few. Where the run does wait for running (ssh-via public, the Elastic IP to associate first), src/aws/poll.ts polls from 200 ms growing to a 1 s cap: about 0.5 s of slack on average at EC2's real pending times (computed above).`
+        : `**Instance running (${ms(running.medianSlackMs)}).** On the critical path in this run: the 1 s cap of src/aws/poll.ts bounds it (about 0.5 s on average at EC2's real pending times, computed above); a 0.5 s cap halves it at about 1.6 times the polls.`,
       ''
     )
   return lines
@@ -401,14 +401,18 @@ function closeCalls(r: Results): string[] {
   return [
     '### What would close it',
     '',
-    `${polls + retries} of the fresh apply's ${fresh.calls.total} calls are waiting: ${polls} DescribeInstances until running (${notFound} of them inside the NotFound window after RunInstances) and ${retries} AuthorizeSecurityGroupIngress retried on InvalidGroup.NotFound. The other ${single} are one per step: ${[...once].map(([n, k]) => (k > 1 ? `${n} ×${k}` : n)).join(', ')}. At EC2's real pending times the polls alone grow to 13–22 (computed table above), so the target holds only if waiting costs few calls. Candidates:`,
+    `${polls + retries} of the fresh apply's ${fresh.calls.total} calls are waiting: ${polls} DescribeInstances until running (${notFound} of them inside the NotFound window after RunInstances) and ${retries} AuthorizeSecurityGroupIngress retried on InvalidGroup.NotFound. The other ${single} are one per step: ${[...once].map(([n, k]) => (k > 1 ? `${n} ×${k}` : n)).join(', ')}. At EC2's real pending times (10–40 s) the running wait costs 4–11 polls on the 2–4 s schedule of ssh-via private, 13–40 on poll.ts's default schedule where the run waits on it (ssh-via public; computed table above). Candidates:`,
     '',
     offPath
-      ? `- The running wait is off the critical path with ssh-via private (it goes on alongside SSH), so it can poll slowly — a first look after a few seconds and pauses of several seconds cost no time and leave 2–3 polls at this scale, a handful at EC2's.`
-      : `- With ssh-via private, connect instead of polling for running (TCP attempts are not API calls) and look at the state only every few seconds.`,
-    `- Run the image lookup before the first call that names the new group, so its NotFound window passes meanwhile (−${retries}).`,
-    '- Call DescribeInstanceTypes only for types whose architecture the name does not give (the Graviton families have a g after the generation; −1).',
-    '- Close SSH by revoking the rule this run added, leaving the describe-and-sweep of every port-22 rule to the post step (−1).',
+      ? `- The running wait already goes on alongside SSH with ssh-via private, at a few polls; with ssh-via public it is on the critical path and each poll buys time.`
+      : `- With ssh-via private, the running wait goes on alongside SSH at a few polls; this run waited on it.`,
+    ...(retries > 0
+      ? [
+          `- ${retries} AuthorizeSecurityGroupIngress retries met the new group's NotFound window even after the image lookup: a longer window than the lookup's calls.`
+        ]
+      : []),
+    '- Call DescribeInstanceTypes only for types whose architecture the name does not give (the Graviton families have a g after the generation; −1), giving up its check that the type exists in the region before anything is created.',
+    '- Close SSH by revoking the rule this run added, leaving the describe-and-sweep of every port-22 rule to the post step (−1), giving up lockdown’s guarantee that no port-22 rule of any origin survives the run.',
     ''
   ]
 }

@@ -137,6 +137,28 @@ integration('Redis provisioned over a pinned SSH session on a real Debian 12 hos
     expect(Date.now() - started).toBeLessThan(8_000)
   }, 20_000)
 
+  it('sends a fresh SYN after 250, 500 and 1000 ms in turn while the firewall drops them, and logs in once it opens', async () => {
+    const timeouts: string[] = []
+    await host.applySecurityGroup([])
+    try {
+      const session = connect({
+        onAttempt: a => {
+          const ms = /timed out after (\d+) ms/.exec(a.error?.message ?? '')?.[1]
+          if (ms) timeouts.push(ms)
+        }
+      })
+      // Four dropped attempts take 250 + 500 + 1000 + 250 ms plus the pauses between them.
+      await new Promise(resolve => setTimeout(resolve, 2_800))
+      await host.applySecurityGroup([
+        { protocol: 'tcp', fromPort: 22, toPort: 22, sources: [`${host.router}/32`] }
+      ])
+      await (await session).close()
+    } finally {
+      await host.clearSecurityGroup()
+    }
+    expect(timeouts.slice(0, 4)).toEqual(['250', '500', '1000', '250'])
+  }, 30_000)
+
   it('installs and configures Redis with the embedded script (apt through the mirror proxy)', async () => {
     // A booting cloud image: cloud-init still running, and another apt run holding dpkg's lock.
     await sh(
