@@ -408,7 +408,7 @@ function closeCalls(r: Results): string[] {
       : `- With ssh-via private, the running wait goes on alongside SSH at a few polls; this run waited on it.`,
     ...(retries > 0
       ? [
-          `- ${retries} AuthorizeSecurityGroupIngress retries met the new group's NotFound window even after the image lookup: a longer window than the lookup's calls.`
+          `- ${retries} AuthorizeSecurityGroupIngress ${retries === 1 ? 'retry' : 'retries'} met the new group's NotFound window even after the image lookup: a longer window than the lookup's calls.`
         ]
       : []),
     '- Call DescribeInstanceTypes only for types whose architecture the name does not give (the Graviton families have a g after the generation; −1), giving up its check that the type exists in the region before anything is created.',
