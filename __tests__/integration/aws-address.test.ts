@@ -3,6 +3,7 @@
 import { expect, it } from '@jest/globals'
 import { DescribeAddressesCommand } from '@aws-sdk/client-ec2'
 import {
+  ALLOCATION_TAG,
   allocateAddress,
   associateAddress,
   findAddress,
@@ -55,7 +56,10 @@ describeWithMoto('aws address against moto', suite => {
       associationId: undefined,
       instanceId: undefined
     })
-    expect(tagRecord(found?.tags)).toEqual(tagRecord(tags))
+    expect(tagRecord(found?.tags)).toEqual(tagRecord(allocated.tags))
+    // The deployment's tags, and the token that marks this one AllocateAddress call.
+    expect(tagRecord(found?.tags)).toMatchObject(tagRecord(tags))
+    expect(tagRecord(found?.tags)[ALLOCATION_TAG]).toMatch(/^[0-9a-f-]{36}$/)
     expect(await findAddress(ec2(), 'other')).toBeUndefined()
   })
 
