@@ -206,6 +206,8 @@ describe('releaseAddress', () => {
     })
     expect(await releaseAddress(ec2, 'eipalloc-1')).toBe(true)
     expect(order).toEqual(['disassociate eipassoc-1', 'release eipalloc-1'])
+    // One look at the address serves both steps.
+    expect(ec2Mock.commandCalls(DescribeAddressesCommand)).toHaveLength(1)
   })
 
   it('releases an unassociated address directly', async () => {

@@ -156,13 +156,15 @@ export async function associateAddress(
 }
 
 /**
- * Disassociates (when associated) and releases; false when the address was already gone.
- * Right after a disassociation EC2 may still call the address in use: retried until the
- * deadline (default 30 s).
+ * Takes the address off whatever it is associated with; false when it was not associated.
+ * `known` is the address as just described, which saves describing it again.
  */
-/** Takes the address off whatever it is associated with; false when it was not associated. */
-export async function disassociateAddress(ec2: EC2Client, allocationId: string): Promise<boolean> {
-  const current = await describeAddress(ec2, allocationId)
+export async function disassociateAddress(
+  ec2: EC2Client,
+  allocationId: string,
+  known?: AddressInfo
+): Promise<boolean> {
+  const current = known ?? (await describeAddress(ec2, allocationId))
   if (!current?.associationId) return false
   try {
     await ec2.send(new DisassociateAddressCommand({ AssociationId: current.associationId }))
@@ -173,6 +175,11 @@ export async function disassociateAddress(ec2: EC2Client, allocationId: string):
   }
 }
 
+/**
+ * Disassociates (when associated) and releases; false when the address was already gone.
+ * Right after a disassociation EC2 may still call the address in use: retried until the
+ * deadline (default 30 s).
+ */
 export async function releaseAddress(
   ec2: EC2Client,
   allocationId: string,
@@ -180,7 +187,7 @@ export async function releaseAddress(
 ): Promise<boolean> {
   const current = await describeAddress(ec2, allocationId)
   if (!current) return false
-  await disassociateAddress(ec2, allocationId)
+  await disassociateAddress(ec2, allocationId, current)
   return poll(
     async observe => {
       try {
