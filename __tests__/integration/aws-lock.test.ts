@@ -30,6 +30,7 @@ describeWithMoto('aws deployment lock against moto', suite => {
     const groupId = await group()
     const first = await acquireLock(ec2(), groupId, { holder: 'run-1', deadline: new Deadline(30) })
     expect(first.waited).toBe(false)
+    expect(first.uncontested).toBe(true)
     const waits: string[] = []
     const order: string[] = []
     const second = acquireLock(ec2(), groupId, {
@@ -47,6 +48,7 @@ describeWithMoto('aws deployment lock against moto', suite => {
     expect(order).toEqual(['first releases', 'second acquired'])
     expect(waits).toEqual(['run-1'])
     expect(lock.waited).toBe(true)
+    expect(lock.uncontested).toBe(false)
     await lock.release()
     const after = await describeSecurityGroup(ec2(), groupId)
     expect(after?.ingress.filter(isLockRule)).toEqual([])
@@ -73,6 +75,9 @@ describeWithMoto('aws deployment lock against moto', suite => {
       })
     )
     const lock = await acquireLock(ec2(), groupId, { holder: 'run-3', deadline: new Deadline(20) })
+    // Even a dead run's claim means another run was in: what this one found may be stale.
+    expect(lock.waited).toBe(false)
+    expect(lock.uncontested).toBe(false)
     const held = await describeSecurityGroup(ec2(), groupId)
     const descriptions = held?.ingress
       .filter(isLockRule)

@@ -4,6 +4,7 @@
 // one deployment at the same moment, and no secret in moto (user-data, tags).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import type { FaultProxyCounts } from '../support/fault-proxy.js'
+import type { PerAction } from '../support/fault-proxy-rules.js'
 import { motoUnavailable } from '../support/moto.js'
 import {
   forgetNeighbour,
@@ -171,59 +172,81 @@ suite(
       expect(throttles(counts)).toBeGreaterThan(5)
     }, 400_000)
 
-    it('two applies of one deployment at once end with one group, one instance, one address', async () => {
-      const t = started()
-      const hitsBefore = stack.secretHits.length
-      stack.proxy.reset()
-      // A little latency per call widens the window in which both runs look before either acts.
-      stack.proxy.setRules({ latencyMs: 25 })
-      const inputs = stack.inputs('twins')
-      const [a, b] = await Promise.all([
-        stack.run(inputs, { env: { GITHUB_RUN_ID: '7001', GITHUB_RUN_ATTEMPT: '1' } }),
-        stack.run(inputs, { env: { GITHUB_RUN_ID: '7002', GITHUB_RUN_ATTEMPT: '1' } })
-      ])
-      stack.proxy.setRules({})
-      const resources = await stack.leftovers('twins')
-      const count = (kind: string) => resources.filter(r => r.startsWith(`${kind} `)).length
-      const found = {
-        groups: count('security-group'),
-        instances: count('instance'),
-        addresses: resources.filter(r => /^(vpc-)?elastic-ip /.test(r)).map(r => r.split(' ')[1])
-      }
-      const addresses = new Set(found.addresses).size
-      const wrong: string[] = []
-      if (a.code !== 0) wrong.push(`run 7001 failed: ${firstError(a)}`)
-      if (b.code !== 0) wrong.push(`run 7002 failed: ${firstError(b)}`)
-      if (a.code === 0 && b.code === 0 && a.outputs['instance-id'] !== b.outputs['instance-id'])
-        wrong.push(`different instances: ${a.outputs['instance-id']}, ${b.outputs['instance-id']}`)
-      const winner = a.code === 0 ? a : b
-      if (winner.code === 0)
-        wrong.push(
-          ...(await stack.unhealthy(winner.outputs['instance-id'], winner.outputs['private-ip']))
-        )
-      const sshOpen = await stack.sshRules()
-      const extra = [
-        ...(found.groups === 1 ? [] : [`${found.groups} groups`]),
-        ...(found.instances === 1 ? [] : [`${found.instances} instances`]),
-        ...(addresses === 1 ? [] : [`${addresses} addresses`])
-      ]
-      const waited = [a, b].some(r => /Another run .* is changing deployment/.test(r.stdout))
-      recordCase({
-        category: 'concurrency',
+    it.each([
+      {
         name: 'two applies of one deployment started together',
-        faults: 0,
-        runs: 2,
-        survived: wrong.length === 0 && extra.length === 0 && sshOpen.length === 0,
-        leaked: extra.length > 0 ? resources : [],
-        sshOpen,
-        secrets: stack.secretHits.slice(hitsBefore),
-        seconds: seconds(t),
-        detail: { ...found, addresses, waited, problems: [...wrong, ...extra] }
-      })
-      expect(wrong).toEqual([])
-      expect({ ...found, addresses }).toMatchObject({ groups: 1, instances: 1, addresses: 1 })
-      expect(sshOpen).toEqual([])
-    }, 400_000)
+        deployment: 'twins',
+        runIds: ['7001', '7002'],
+        // A little latency per call widens the window in which both runs look before either acts.
+        latencyMs: 25 as PerAction<number>
+      },
+      {
+        name: 'two applies at once, the group’s creator slow to claim the lock (its image lookup takes 3 s)',
+        deployment: 'twins-slow',
+        runIds: ['7003', '7004'],
+        // Only the run whose create made the group looks up the image before its lock: the
+        // other one finds the group, locks first and launches; the creator must see that.
+        latencyMs: { default: 25, DescribeInstanceTypes: 3000 } as PerAction<number>
+      }
+    ])(
+      '$name: one group, one instance, one address',
+      async ({ name, deployment, runIds, latencyMs }) => {
+        const t = started()
+        const hitsBefore = stack.secretHits.length
+        stack.proxy.reset()
+        stack.proxy.setRules({ latencyMs })
+        const inputs = stack.inputs(deployment)
+        const [a, b] = await Promise.all(
+          runIds.map(id =>
+            stack.run(inputs, { env: { GITHUB_RUN_ID: id, GITHUB_RUN_ATTEMPT: '1' } })
+          )
+        )
+        stack.proxy.setRules({})
+        const resources = await stack.leftovers(deployment)
+        const count = (kind: string) => resources.filter(r => r.startsWith(`${kind} `)).length
+        const found = {
+          groups: count('security-group'),
+          instances: count('instance'),
+          addresses: resources.filter(r => /^(vpc-)?elastic-ip /.test(r)).map(r => r.split(' ')[1])
+        }
+        const addresses = new Set(found.addresses).size
+        const wrong: string[] = []
+        if (a.code !== 0) wrong.push(`run ${runIds[0]} failed: ${firstError(a)}`)
+        if (b.code !== 0) wrong.push(`run ${runIds[1]} failed: ${firstError(b)}`)
+        if (a.code === 0 && b.code === 0 && a.outputs['instance-id'] !== b.outputs['instance-id'])
+          wrong.push(
+            `different instances: ${a.outputs['instance-id']}, ${b.outputs['instance-id']}`
+          )
+        const winner = a.code === 0 ? a : b
+        if (winner.code === 0)
+          wrong.push(
+            ...(await stack.unhealthy(winner.outputs['instance-id'], winner.outputs['private-ip']))
+          )
+        const sshOpen = await stack.sshRules()
+        const extra = [
+          ...(found.groups === 1 ? [] : [`${found.groups} groups`]),
+          ...(found.instances === 1 ? [] : [`${found.instances} instances`]),
+          ...(addresses === 1 ? [] : [`${addresses} addresses`])
+        ]
+        const waited = [a, b].some(r => /Another run .* is changing deployment/.test(r.stdout))
+        recordCase({
+          category: 'concurrency',
+          name,
+          faults: 0,
+          runs: 2,
+          survived: wrong.length === 0 && extra.length === 0 && sshOpen.length === 0,
+          leaked: extra.length > 0 ? resources : [],
+          sshOpen,
+          secrets: stack.secretHits.slice(hitsBefore),
+          seconds: seconds(t),
+          detail: { ...found, addresses, waited, problems: [...wrong, ...extra] }
+        })
+        expect(wrong).toEqual([])
+        expect({ ...found, addresses }).toMatchObject({ groups: 1, instances: 1, addresses: 1 })
+        expect(sshOpen).toEqual([])
+      },
+      400_000
+    )
 
     it('stored no secret in moto (user-data, tags, descriptions) and showed none in any run', async () => {
       const t = started()

@@ -25,6 +25,12 @@ export interface Lock {
   groupId: string
   /** Whether this run had to wait for another run first (what it found may be stale). */
   waited: boolean
+  /**
+   * Whether the first claim took the lock: no other run held it, even a stale claim, when this
+   * one asked. A run that created the group and took its lock uncontested is the only run that
+   * has ever held it, so nothing another run did can have changed what it found.
+   */
+  uncontested: boolean
   release(): Promise<void>
 }
 
@@ -37,10 +43,12 @@ export async function acquireLock(
   const now = options.now ?? Date.now
   const staleAfterMs = options.staleAfterMs ?? 30 * 60_000
   let waited = false
+  let tries = 0
   await poll(
     async observe => {
       const until = new Date(now() + staleAfterMs).toISOString()
       const description = `${LOCK_PREFIX} ${options.holder} until ${until}`
+      tries++
       try {
         await ec2.send(
           new AuthorizeSecurityGroupIngressCommand({
@@ -71,7 +79,7 @@ export async function acquireLock(
       maxIntervalMs: 2000
     }
   )
-  return { groupId, waited, release: () => release(ec2, groupId) }
+  return { groupId, waited, uncontested: tries === 1, release: () => release(ec2, groupId) }
 }
 
 /** Who holds the lock and until when; undefined when free (or the claim is unreadable). */

@@ -76,10 +76,12 @@ export async function apply(ctx: RunContext): Promise<void> {
     )
     groupId = group.id
     lock = await phase(ctx, 'lock', () => takeLock(ctx, groupId))
-    // Another run may have finished between the first look and the lock: look again — unless
-    // this run created the group, in which case no other run can have held its lock before.
+    // Another run may have acted between the first look and the lock: look again — unless this
+    // run created the group and took its lock at the first claim. A run that found the new group
+    // (its create answered Duplicate) and locked it first makes this run's claim contested.
     const createdGroup = journal.created.some(r => r.kind === 'security group')
-    const current: Deployment = createdGroup ? found : { ...found, ...(await findResources(ctx)) }
+    const current: Deployment =
+      createdGroup && lock.uncontested ? found : { ...found, ...(await findResources(ctx)) }
 
     const privateIpBefore = current.instance?.privateIp ?? ''
     const needsProvisioning =
