@@ -26,7 +26,12 @@ export const KEY_NAME = 'reliability'
 /** The first ::error:: line of a run, or the end of stderr when the bundle died without one. */
 export function firstError(run: ActionRun): string {
   const line = /^::error[^:]*::(.*)$/m.exec(run.stdout)?.[1]
-  return (line ?? `exit ${run.code}: ${run.stderr.slice(-300)}`).slice(0, 300)
+  if (line === undefined) return `exit ${run.code}: ${run.stderr.slice(-300)}`
+  // Workflow commands escape newlines; a long message (a provisioning failure) keeps its first
+  // line and its end, where Redis's log and journal are, so a report says why.
+  const text = line.replace(/%0D/g, '').replace(/%0A/g, '\n').replace(/%25/g, '%')
+  if (text.length <= 300) return text
+  return `${text.split('\n')[0].slice(0, 300)} … ${text.slice(-900)}`
 }
 
 /** The action's own phase timings ('provision: 4.2 s' lines), for the report. */
