@@ -433,3 +433,9 @@ async function main(): Promise<number> {
 }
 
 process.exitCode = await main()
+// Everything the demo started has been stopped and checked by now. Should a handle of the
+// harness still be open, name it and end anyway rather than hold the terminal (or CI) forever.
+setTimeout(() => {
+  say(style.dim(`(handles still open at the end: ${process.getActiveResourcesInfo().join(', ')})`))
+  process.exit()
+}, 2_000).unref()

@@ -3,7 +3,7 @@
 // everything else with 403 (CONNECT included), so `apt-get install` works and nothing else
 // leaves the namespace.
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { run } from './system.js'
 
 /** host[:port] (lower case) → path prefixes such as /debian. */
@@ -163,6 +163,13 @@ export async function startAptProxy(
     socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')
   })
   server.on('clientError', (_error, socket) => socket.destroy())
+  // Every client socket, CONNECT ones included: closeAllConnections does not reach those, and
+  // a host that vanished with its half-closed socket would hold server.close() open forever.
+  const sockets = new Set<Socket>()
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -181,9 +188,9 @@ export async function startAptProxy(
     },
     close: () =>
       new Promise<void>(resolve => {
-        server.closeAllConnections()
-        agent.destroy()
         server.close(() => resolve())
+        for (const socket of sockets) socket.destroy()
+        agent.destroy()
       })
   }
 }

@@ -116,6 +116,17 @@ export async function createHostNetwork(
   await check('ip', ['link', 'set', link.veth, 'master', subnet.bridge, 'up'])
   await inside('link', 'set', 'lo', 'up')
   await inside('addr', 'add', `${address}/${subnet.prefix}`, 'dev', 'eth0')
+  // moto hands a terminated instance's address to the next one. Without an announcement the
+  // runner and the other hosts keep sending to the old host's MAC while their neighbour entry
+  // counts as reachable (up to about 30 s), and the new host looks dead for that long.
+  await check('ip', [
+    'netns',
+    'exec',
+    link.netns,
+    '/bin/sh',
+    '-c',
+    'echo 1 > /proc/sys/net/ipv4/conf/eth0/arp_notify'
+  ])
   await inside('link', 'set', 'eth0', 'up')
   await inside('route', 'add', 'default', 'via', subnet.router)
 }
