@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
-import { createServer } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import {
   encodeCommand,
   RespConnection,
@@ -117,7 +117,10 @@ describe('RespConnection', () => {
   })
 
   it('times out a command without a reply and refuses further ones', async () => {
-    const silent = createServer(() => undefined)
+    // Its own end of each connection is closed by hand: nothing reads it, so it would never
+    // notice the client going away and would hold the test process open.
+    const accepted: Socket[] = []
+    const silent = createServer(socket => void accepted.push(socket))
     await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', () => resolve()))
     try {
       const socket = await connectTo((silent.address() as { port: number }).port)
@@ -128,6 +131,7 @@ describe('RespConnection', () => {
       await expect(connection.command(['PING'])).rejects.toThrow(/no reply/)
       expect(socket.destroyed).toBe(true)
     } finally {
+      for (const socket of accepted) socket.destroy()
       silent.close()
     }
   })

@@ -171,6 +171,9 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
+/** Longer than any answer moto gives on a busy machine, far shorter than a test's timeout. */
+const MOTO_ANSWER_MS = 30_000
+
 async function spawnMoto(
   env: NodeJS.ProcessEnv
 ): Promise<{ child: ChildProcess; url: string; log: () => string }> {
@@ -225,12 +228,23 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<Moto> {
     throw error
   })
 
-  const clientConfig = { region, endpoint: url, credentials: CREDENTIALS, maxAttempts: 1 }
+  // A moto that stops answering must fail the test at once, not hold it until its timeout
+  // (the SDK waits forever by default).
+  const clientConfig = {
+    region,
+    endpoint: url,
+    credentials: CREDENTIALS,
+    maxAttempts: 1,
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: MOTO_ANSWER_MS }
+  }
   const ec2 = new EC2Client(clientConfig)
   const ssm = new SSMClient(clientConfig)
 
   const post = async (path: string) => {
-    const response = await fetch(`${url}${path}`, { method: 'POST' })
+    const response = await fetch(`${url}${path}`, {
+      method: 'POST',
+      signal: AbortSignal.timeout(MOTO_ANSWER_MS)
+    })
     await response.arrayBuffer()
     if (!response.ok) throw new Error(`moto ${path} answered HTTP ${response.status}`)
   }
@@ -255,7 +269,9 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<Moto> {
       await post('/moto-api/reset')
     },
     async dataJson() {
-      const response = await fetch(`${url}/moto-api/data.json`)
+      const response = await fetch(`${url}/moto-api/data.json`, {
+        signal: AbortSignal.timeout(MOTO_ANSWER_MS)
+      })
       return response.text()
     },
     async stateSnapshot() {
