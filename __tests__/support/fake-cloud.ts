@@ -55,7 +55,8 @@ export class FakeCloud {
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
   private stopped = false
-  private booting = new Set<string>()
+  /** Hosts still booting, by instance: stop() waits for them to boot and stop again. */
+  private booting = new Map<string, Promise<void>>()
   private counter = 0
   private generation = 0
 
@@ -110,6 +111,9 @@ export class FakeCloud {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     await this.running
+    // A host still booting would otherwise outlive the cloud and share its address with the
+    // next cloud's host for that address.
+    await Promise.all(this.booting.values())
     await Promise.all([...this.hosts.values()].map(m => m.host.stop()))
     this.hosts.clear()
   }
@@ -121,26 +125,23 @@ export class FakeCloud {
 
   private async sync(): Promise<void> {
     const instances = await this.instances()
-    const alive = new Set<string>()
-    for (const i of instances) {
-      const id = i.InstanceId ?? ''
-      const state = i.State?.Name
-      if (state === 'running' && i.PrivateIpAddress) {
-        alive.add(id)
-        if (!this.hosts.has(id) && !this.booting.has(id)) {
-          this.booting.add(id)
-          // Boots in the background: syncing the other hosts' firewalls must go on meanwhile.
-          void this.boot(i)
-            .catch(e => this.errors.push(`boot ${id}: ${e instanceof Error ? e.message : e}`))
-            .finally(() => this.booting.delete(id))
-        }
-      }
-    }
+    const running = instances.filter(i => i.State?.Name === 'running' && i.PrivateIpAddress)
+    const alive = new Set(running.map(i => i.InstanceId ?? ''))
+    // Terminated hosts go first: EC2 hands their addresses to new instances only once free.
     for (const [id, managed] of this.hosts) {
       if (!alive.has(id)) {
         this.hosts.delete(id)
         await managed.host.stop()
       }
+    }
+    for (const i of running) {
+      const id = i.InstanceId ?? ''
+      if (this.hosts.has(id) || this.booting.has(id)) continue
+      // Boots in the background: syncing the other hosts' firewalls must go on meanwhile.
+      const booted = this.boot(i)
+        .catch(e => void this.errors.push(`boot ${id}: ${e instanceof Error ? e.message : e}`))
+        .finally(() => this.booting.delete(id))
+      this.booting.set(id, booted)
     }
     await this.syncFirewalls(instances)
   }

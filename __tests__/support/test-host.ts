@@ -393,6 +393,9 @@ export async function startTestHost(options: TestHostOptions): Promise<TestHost>
         await waitExit(child, 5_000)
       }
       await run('ip', ['link', 'del', veth])
+      // The next host at this address (moto reuses them) must not inherit this one's MAC in
+      // the runner's neighbour cache; it announces itself too (createHostNetwork).
+      await run('ip', ['neigh', 'flush', 'to', address])
       if (existsSync(`/run/netns/${netns}`)) await run('ip', ['netns', 'del', netns])
       rmSync(dir, { recursive: true, force: true })
       owner.removeHost(name)
