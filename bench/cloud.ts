@@ -2,7 +2,6 @@
 // waiter a naive script would use, and the API calls of a fresh apply, a converged re-run, a
 // plan and a destroy — all counted by the fault proxy between the SDK and moto, with every
 // instance booted as a real Debian host by the fake cloud.
-import { execFile } from 'node:child_process'
 import { ImportKeyPairCommand } from '@aws-sdk/client-ec2'
 import { generateEd25519KeyPair } from '../src/ssh/keys.js'
 import { FakeCloud } from '../__tests__/support/fake-cloud.js'
@@ -162,12 +161,6 @@ async function until<T>(what: string, deadline: number, get: () => T | undefined
     await new Promise(r => setTimeout(r, 25))
   }
   throw new Error(`timed out waiting for ${what}`)
-}
-
-async function forgetNeighbours(subnet: string): Promise<void> {
-  await new Promise<void>((resolve, reject) =>
-    execFile('ip', ['neigh', 'flush', 'to', subnet], error => (error ? reject(error) : resolve()))
-  )
 }
 
 async function journal(host: TestHost): Promise<string> {
@@ -455,9 +448,6 @@ export async function cloudBench(progress: (s: string) => void): Promise<CloudRe
       await until('the host to be gone', Date.now() + 60_000, () =>
         cloud.hosts.size === 0 ? true : undefined
       )
-      // moto gives the next instance this one's address; the runner's neighbour cache would
-      // still send to the old host's link address for a while (EC2's network has no such cache).
-      await forgetNeighbours(`10.${OCTET}.1.0/24`)
     }
 
     const kinds = [...new Set(cycles.flatMap(c => c.waits.map(w => w.what)))]

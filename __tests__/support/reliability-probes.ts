@@ -194,9 +194,6 @@ export async function sessionRoundTrip(
   address: string,
   password: string
 ): Promise<boolean> {
-  // moto hands a terminated instance's address to the next one: the host's neighbour cache
-  // may still name the old host's MAC.
-  await host.exec(`ip neigh flush to ${address}`)
   for (let attempt = 1; attempt <= 5; attempt++) {
     const key = `PHPREDIS_SESSION:reliability-${Date.now()}`
     const answer = await redisFrom(host, address, [

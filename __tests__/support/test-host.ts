@@ -316,6 +316,7 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
 }
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,23}$/
+const netnsOf = (host: string) => `oer-${host}`
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 export async function startTestHost(options: TestHostOptions): Promise<TestHost> {
@@ -327,7 +328,7 @@ export async function startTestHost(options: TestHostOptions): Promise<TestHost>
   if (stoppers.has(name)) throw new Error(`test host ${name} is already running`)
   const subnet = subnetOf(address, prefix)
   const cloud = cloudConfigFiles(options.userData)
-  const netns = `oer-${name}`
+  const netns = netnsOf(name)
   const veth = `oev-${shortHash(netns)}`
 
   // Only what this call has checked is free may be torn down later as its own.
@@ -394,8 +395,13 @@ export async function startTestHost(options: TestHostOptions): Promise<TestHost>
       }
       await run('ip', ['link', 'del', veth])
       // The next host at this address (moto reuses them) must not inherit this one's MAC in
-      // the runner's neighbour cache; it announces itself too (createHostNetwork).
-      await run('ip', ['neigh', 'flush', 'to', address])
+      // any neighbour cache of the subnet, the runner's or another host's; it announces itself
+      // too (createHostNetwork). A peer still starting has no namespace yet, and nothing to forget.
+      const peers = [...(subnets.get(subnet.cidr)?.hosts ?? [])].filter(h => h !== name)
+      await Promise.all([
+        run('ip', ['neigh', 'flush', 'to', address]),
+        ...peers.map(h => run('ip', ['-n', netnsOf(h), 'neigh', 'flush', 'to', address]))
+      ])
       if (existsSync(`/run/netns/${netns}`)) await run('ip', ['netns', 'del', netns])
       rmSync(dir, { recursive: true, force: true })
       owner.removeHost(name)
