@@ -23,7 +23,7 @@ export interface LockOptions {
 
 export interface Lock {
   groupId: string
-  /** Whether this run had to wait for another run first (what it found may be stale). */
+  /** Whether a live claim of another run made this one wait (taking over a lapsed claim is not waiting). */
   waited: boolean
   /**
    * Whether the first claim took the lock: no other run held it, even a stale claim, when this
