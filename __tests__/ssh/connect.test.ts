@@ -156,9 +156,9 @@ describe('connectPinned', () => {
     const failed = attempts.filter(a => a.error)
     expect(failed.length).toBeGreaterThanOrEqual(2)
     expect(failed.every(a => /ECONNREFUSED/.test(a.error!.message))).toBe(true)
-    // Doubling from 100 ms, capped at 400 ms.
+    // Doubling from 100 ms, capped at 200 ms.
     expect(failed.map(a => a.retryInMs).slice(0, 4)).toEqual(
-      [100, 200, 400, 400].slice(0, Math.min(4, failed.length))
+      [100, 200, 200, 200].slice(0, Math.min(4, failed.length))
     )
     expect(attempts.at(-1)!.error).toBeUndefined()
     expect(session.info.attempts).toBe(attempts.length)

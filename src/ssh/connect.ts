@@ -127,10 +127,11 @@ const HOST_KEY_ALGORITHMS = [
   'rsa-sha2-256'
 ] as const
 
-// A booting host refuses (RST) until sshd listens, so attempts are cheap: retrying every few
-// hundred milliseconds finds sshd within about that long of it starting (bench/results.md).
+// A booting host refuses (RST) until sshd listens, so attempts are cheap: one every 200 ms
+// finds sshd about 100 ms after it starts, on average; a 400 ms cap left twice that
+// (bench/results.md, SSH reachable from the runner).
 const FIRST_DELAY_MS = 100
-const MAX_DELAY_MS = 400
+const MAX_DELAY_MS = 200
 // A dropped SYN (a host not up yet, a security group rule not yet in force) is sent again by
 // the kernel only after a second; a fresh connection after 250 ms finds a newly opened port
 // about 0.75 s sooner (bench/results.md). A runner whose round trip to the host is longer
